@@ -1,0 +1,55 @@
+"""The registry of loadable components: for each, its key-op table and how to build its module.
+
+Each model family declares its components in `specs/<family>.py` as `SPECS = {name: ComponentSpec}`.
+This is the one place where checkpoint layout meets module layout (design rule 3).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Callable
+
+import mlx.nn as nn
+
+from ltxmlx.errors import LtxmlxError
+from ltxmlx.loader.key_ops import KeyOps
+
+_FAMILIES = ("transformer", "video_vae", "audio", "upsampler", "text")
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """name: registry key; key_ops: a KeyOps or config -> KeyOps; make: config -> module.
+
+    keep_float32: regexes of module keys loaded in float32 whatever the run dtype (e.g. filters that
+    must stay exact).
+    """
+
+    name: str
+    key_ops: KeyOps | Callable[[dict], KeyOps]
+    make: Callable[[dict], nn.Module]
+    keep_float32: tuple[str, ...] = ()
+
+    def ops(self, config: dict) -> KeyOps:
+        return self.key_ops if isinstance(self.key_ops, KeyOps) else self.key_ops(config)
+
+
+def registry() -> dict[str, ComponentSpec]:
+    out: dict[str, ComponentSpec] = {}
+    for family in _FAMILIES:
+        try:
+            module = importlib.import_module(f"ltxmlx.loader.specs.{family}")
+        except ModuleNotFoundError as e:
+            if e.name != f"ltxmlx.loader.specs.{family}":
+                raise
+            continue
+        out.update(module.SPECS)
+    return out
+
+
+def get_spec(component: str) -> ComponentSpec:
+    specs = registry()
+    if component not in specs:
+        raise LtxmlxError(f"unknown component {component!r}; known: {', '.join(sorted(specs))}")
+    return specs[component]
