@@ -58,6 +58,22 @@ class KeyOps:
             out[new] = key
         return out
 
+    def unmap_key(self, module_key: str) -> str:
+        """The checkpoint key that maps to `module_key` (tables with literal renames only).
+
+        Used to write checkpoints in the official layout; the result is verified by mapping it back.
+        """
+        key = module_key
+        for pattern, repl in reversed(self.renames):
+            key = key.replace(repl, re.sub(r"\\(.)", r"\1", pattern.strip("^$")))
+        # the most specific destination first: "" matches every key
+        for src, dst in sorted(self._prefixes().items(), key=lambda kv: -len(kv[1])):
+            if key.startswith(dst):
+                candidate = src + key[len(dst):]
+                if self.map_key(candidate) == module_key:
+                    return candidate
+        raise ValueError(f"cannot invert the key ops for {module_key!r}")
+
     def axes_for(self, module_key: str) -> tuple[int, ...] | None:
         for pattern, axes in self.transposes:
             if re.search(pattern, module_key):

@@ -32,16 +32,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: no case matches {args.case}", file=sys.stderr)
             return 2
     counts = {PASS: 0, FAIL: 0, NOT_RUN: 0}
-    print(f"{'case':28} {'component':20} {'gen':6} {'max_abs':>9} {'max_rel':>9} {'tol(atol/rtol)':>17}  result")
+    print(f"{'case':28} {'component':20} {'gen':6} {'max_abs':>9} {'max_rel':>9} {'worst/tol':>9}  result")
     for case in cases:
         res = run_case(case)
         counts[res.status] += 1
         w = res.worst
         if w is None:
-            nums = f"{'-':>9} {'-':>9} {'-':>17}"
+            nums = f"{'-':>9} {'-':>9} {'-':>9}"
         else:
             nums = f"{_fmt(max(r.max_abs for r in res.outputs)):>9} {_fmt(max(r.max_rel for r in res.outputs)):>9} " \
-                   f"{_fmt(w.atol) + '/' + _fmt(w.rtol):>17}"
+                   f"{w.ratio:>9.3f}"
         print(f"{case.id:28} {case.component:20} {case.generation or '-':6} {nums}  {res.status}"
               + (f" ({res.seconds:.1f}s)" if res.status != NOT_RUN else ""))
         if res.detail and (res.status == FAIL or args.verbose):
@@ -49,8 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.verbose or res.status == FAIL:
             for r in res.outputs:
                 if args.verbose or not r.passed:
-                    print(f"    {r.name:52} abs {_fmt(r.max_abs)} rel {_fmt(r.max_rel)} "
-                          f"atol {_fmt(r.atol)} {'ok' if r.passed else 'FAIL ' + r.problem}")
+                    print(f"    {r.name:52} abs {_fmt(r.max_abs)} rel {_fmt(r.max_rel)} atol {_fmt(r.atol)} "
+                          f"rtol {_fmt(r.rtol)} worst/tol {r.ratio:.3f} {'ok' if r.passed else 'FAIL ' + r.problem}")
     print(f"{counts[PASS]} passed, {counts[FAIL]} failed, {counts[NOT_RUN]} not run")
     return 1 if counts[FAIL] else 0
 

@@ -26,11 +26,8 @@ class CaseResult:
 
     @property
     def worst(self) -> OutputResult | None:
-        def badness(r: OutputResult) -> float:
-            bound = r.atol
-            return r.max_abs / bound if bound > 0 else (0.0 if r.passed else np.inf)
-
-        return max(self.outputs, key=badness, default=None)
+        """The output closest to (or furthest past) its tolerance."""
+        return max(self.outputs, key=lambda r: r.ratio, default=None)
 
 
 def _to_numpy(x) -> np.ndarray:

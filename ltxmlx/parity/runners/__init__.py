@@ -6,7 +6,6 @@ import importlib
 from types import ModuleType
 
 RUNNERS: dict[str, str] = {
-    "spatial_upsampler": "ltxmlx.parity.runners.spatial_upsampler",
     "temporal_upsampler": "ltxmlx.parity.runners.temporal_upsampler",
 }
 

@@ -1,0 +1,81 @@
+"""Noise per item from explicit keys, and the official masked lerp noising.
+
+Each item's noise comes from its own key: `mx.random.key(seed)` split into stages, each stage key
+split into (video, audio). An item therefore gets the same noise alone or at any batch position.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import mlx.core as mx
+
+from ltxmlx.components.latent_tools import LatentState
+from ltxmlx.errors import ShapeError
+
+MODALITIES = ("video", "audio")
+# Stage keys come from one fixed-size split so that adding a stage never changes earlier ones' noise.
+MAX_STAGES = 8
+
+
+def item_key(seed: int, stage: int, modality: str) -> mx.array:
+    """The PRNG key of one item for one stage (0-based) and modality ('video' | 'audio')."""
+    if not 0 <= stage < MAX_STAGES:
+        raise ValueError(f"stage must be in [0, {MAX_STAGES}), got {stage}")
+    if modality not in MODALITIES:
+        raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")
+    if not 0 <= seed < 2**63:
+        raise ValueError(f"seed must be in [0, 2**63), got {seed}")
+    stage_key = mx.random.split(mx.random.key(seed), MAX_STAGES)[stage]
+    return mx.random.split(stage_key, len(MODALITIES))[MODALITIES.index(modality)]
+
+
+def draw_noise(keys: Sequence[mx.array], item_shape: tuple[int, ...], dtype: mx.Dtype = mx.float32) -> mx.array:
+    """Standard normal noise (len(keys), *item_shape): item i drawn from keys[i] alone."""
+    if not keys:
+        raise ValueError("draw_noise needs at least one key")
+    return mx.stack([mx.random.normal(item_shape, dtype=mx.float32, key=k) for k in keys]).astype(dtype)
+
+
+def lerp(start: mx.array, end: mx.array, weight: float | mx.array) -> mx.array:
+    """torch.lerp's formula: start + w*(end-start) for w < 0.5, else end - (end-start)*(1-w) (exact at w=1)."""
+    diff = end - start
+    if isinstance(weight, (int, float)):
+        return start + weight * diff if weight < 0.5 else end - diff * (1.0 - weight)
+    return mx.where(weight < 0.5, start + weight * diff, end - diff * (1.0 - weight))
+
+
+def noise_latent(state: LatentState, noise: mx.array, noise_scale: float = 1.0) -> LatentState:
+    """Official GaussianNoiser math in float32: x = lerp(latent, noise, scale); x = lerp(clean, x, mask).
+
+    Tokens with denoise_mask 0 stay exactly clean; noise is (B, T, C) like state.latent.
+    """
+    if noise.shape != state.latent.shape:
+        raise ShapeError(f"noise: expected shape {tuple(state.latent.shape)}, got {tuple(noise.shape)}")
+    f32 = mx.float32
+    x = lerp(state.latent.astype(f32), noise.astype(f32), noise_scale)
+    x = lerp(state.clean_latent.astype(f32), x, state.denoise_mask.astype(f32))
+    return state.with_latent(x.astype(state.latent.dtype))
+
+
+class KeyedNoiser:
+    """Noiser drawing each item's noise from its own key (one key per batch item)."""
+
+    def __init__(self, keys: Sequence[mx.array]):
+        self.keys = list(keys)
+
+    def __call__(self, state: LatentState, noise_scale: float = 1.0) -> LatentState:
+        if state.latent.shape[0] != len(self.keys):
+            raise ShapeError(f"KeyedNoiser: expected a batch of {len(self.keys)} items, got {state.latent.shape[0]}")
+        noise = draw_noise(self.keys, tuple(state.latent.shape[1:]), mx.float32)
+        return noise_latent(state, noise, noise_scale)
+
+
+class GivenNoiser:
+    """Noiser that uses a fixed noise tensor (B, T, C): reproduces recorded official noise in tests."""
+
+    def __init__(self, noise: mx.array):
+        self.noise = noise
+
+    def __call__(self, state: LatentState, noise_scale: float = 1.0) -> LatentState:
+        return noise_latent(state, self.noise, noise_scale)

@@ -1,0 +1,1 @@
+"""Pipelines: stage blocks composed into one-stage, two-stage and distilled renders."""

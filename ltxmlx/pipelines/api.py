@@ -1,0 +1,62 @@
+"""The contract between the renderer and the pipelines.
+
+A pipeline is a list of stages. The runner drives each stage over batches of render items: it enters the
+stage (models are built), calls `run` on each batch, evaluates every yielded `StepEvent.state` (the only
+place besides the loader that calls `mx.eval`), collects the per-item outputs the generator returns,
+and exits the stage (models are freed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generator, Protocol, runtime_checkable
+
+import mlx.core as mx
+
+
+@dataclass(frozen=True)
+class ImageCondition:
+    """An image that conditions the video at pixel frame `frame` with `strength` in [0, 1]."""
+
+    path: str
+    frame: int = 0
+    strength: float = 1.0
+
+
+@dataclass(frozen=True)
+class RenderItem:
+    """One video to render: a prompt, a seed and optional image conditions."""
+
+    id: str
+    prompt: str
+    negative_prompt: str
+    seed: int
+    images: tuple[ImageCondition, ...] = ()
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    """Progress of a stage: `state` is a tree of lazy arrays the runner must evaluate."""
+
+    stage: str
+    step: int
+    total: int
+    state: Any
+
+
+StageOutputs = list[dict[str, mx.array]]
+
+
+@runtime_checkable
+class Stage(Protocol):
+    name: str
+
+    def key_inputs(self, item: RenderItem) -> dict:
+        """JSON-able description of every setting this stage's output depends on (besides its inputs)."""
+
+    def __enter__(self) -> "Stage": ...
+
+    def __exit__(self, *exc) -> None: ...
+
+    def run(self, items: list[RenderItem], inputs: StageOutputs) -> Generator[StepEvent, None, StageOutputs]:
+        """Process a batch; `inputs[i]` are item i's outputs of the previous stage."""
