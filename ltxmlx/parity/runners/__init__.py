@@ -6,7 +6,9 @@ import importlib
 from types import ModuleType
 
 RUNNERS: dict[str, str] = {
+    "audio_vae": "ltxmlx.parity.runners.audio_vae",
     "temporal_upsampler": "ltxmlx.parity.runners.temporal_upsampler",
+    "vocoder": "ltxmlx.parity.runners.vocoder",
 }
 
 
