@@ -11,6 +11,8 @@ import pytest
 
 from ltxmlx.loader.builder import mapped_manifest_shapes, module_shapes
 from ltxmlx.loader.specs import registry
+from ltxmlx.text_encoders.gemma.config import Gemma3TextConfig
+from ltxmlx.text_encoders.gemma.embeddings_processor import TEXT_ENCODER_SECTION
 
 from tests.conftest import FIXTURES
 
@@ -42,8 +44,18 @@ def _require(component: str):
         pytest.skip(f"component {component!r} is not ported yet")
 
 
-def _check(component: str, manifest: dict, groups: set[str] | None):
+def _config(component: str, manifest: dict) -> dict:
     config = manifest["metadata"]["config"]
+    if component == "embeddings_processor":
+        # the feature extractor's input width comes from the Gemma model, as in the official loader
+        gemma = Gemma3TextConfig.from_config(_manifest("manifest_gemma3_12b.json")["config"])
+        section = {"hidden_size": gemma.hidden_size, "num_hidden_states": gemma.num_hidden_states}
+        config = {**config, TEXT_ENCODER_SECTION: section}
+    return config
+
+
+def _check(component: str, manifest: dict, groups: set[str] | None):
+    config = _config(component, manifest)
     tensors = {t["name"]: tuple(t["shape"]) for t in manifest["tensors"]}
     mapped = mapped_manifest_shapes(component, config, tensors)
     if groups is not None:
@@ -83,9 +95,8 @@ def test_every_tensor_of_the_single_file_has_a_home(gen):
     missing_components = [c for c in SINGLE_FILE_COMPONENTS if c not in registry()]
     if missing_components:
         pytest.skip(f"components not ported yet: {missing_components}")
-    config = manifest["metadata"]["config"]
     tensors = {t["name"]: tuple(t["shape"]) for t in manifest["tensors"]}
     claimed = set()
     for component in SINGLE_FILE_COMPONENTS:
-        claimed |= set(mapped_source(component, config, tensors).values())
+        claimed |= set(mapped_source(component, _config(component, manifest), tensors).values())
     assert set(tensors) - claimed == set()

@@ -7,7 +7,12 @@ from types import ModuleType
 
 RUNNERS: dict[str, str] = {
     "audio_vae": "ltxmlx.parity.runners.audio_vae",
+    "embeddings_processor": "ltxmlx.parity.runners.embeddings_processor",
+    "lora_fusion": "ltxmlx.parity.runners.lora_fusion",
+    "numerics": "ltxmlx.parity.runners.numerics",
+    "gemma3_text_encoder": "ltxmlx.parity.runners.gemma3_text_encoder",
     "temporal_upsampler": "ltxmlx.parity.runners.temporal_upsampler",
+    "transformer": "ltxmlx.parity.runners.transformer",
     "vocoder": "ltxmlx.parity.runners.vocoder",
 }
 

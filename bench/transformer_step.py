@@ -1,0 +1,190 @@
+"""One transformer forward of the full-size LTX-2 19B model with random bf16 weights.
+
+Cases: s1 = stage 1 (512x768, 121 frames: 16x16x24 = 6144 video tokens), s2 = stage 2 (1024x1536:
+24576 video tokens); 126 audio tokens and a (B, 1024, 3840) text context per stream; b1/b2 = batch.
+Prints a table and writes JSON. CPU smoke run: ``python bench/transformer_step.py --small --layers 1``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mlx.core as mx
+from mlx.utils import tree_flatten, tree_unflatten
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ltxmlx.model.transformer import LTXModel, Modality, TransformerConfig  # noqa: E402
+
+MANIFEST = ROOT / "tests" / "fixtures" / "manifest_ltx2_19b.json"
+# (latent frames, height, width) of the video tokens, audio tokens, text tokens.
+SHAPES = {"s1": ((16, 16, 24), 126, 1024), "s2": ((16, 32, 48), 126, 1024)}
+SMALL_SHAPES = {"s1": ((2, 4, 4), 8, 16), "s2": ((2, 8, 8), 8, 16)}
+SMALL_DIMS = {
+    "num_attention_heads": 4, "attention_head_dim": 32, "cross_attention_dim": 128,
+    "audio_num_attention_heads": 4, "audio_attention_head_dim": 16, "audio_cross_attention_dim": 64,
+    "caption_channels": 96, "in_channels": 16, "out_channels": 16, "audio_in_channels": 16, "audio_out_channels": 16,
+}
+# Official FLOP anchors (TFLOP per forward, batch 1, 48 layers) the count below must reproduce.
+ANCHORS = {"s1": 201.3, "s2": 1145.8}
+
+
+def forward_flops(cfg: TransformerConfig, tv: int, ta: int, s: int, batch: int) -> float:
+    """Matmul FLOPs: 2*weights*tokens for every linear, 4*Lq*Lk*inner for every attention."""
+    d, da = cfg.inner_dim, cfg.audio_inner_dim
+    lin = (
+        4 * d * d * tv + 2 * d * d * tv + 2 * d * d * s + 2 * d * 4 * d * tv  # video self, text, FFN
+        + 4 * da * da * ta + 2 * da * da * ta + 2 * da * da * s + 2 * da * 4 * da * ta  # audio
+        + d * da * tv + 2 * da * da * ta + da * d * tv  # A2V: q/out on video, k/v on audio
+        + da * da * ta + 2 * d * da * tv + da * da * ta  # V2A: q/out on audio, k/v on video
+    )
+    att = 4 * tv * tv * d + 4 * ta * ta * da + 4 * tv * s * d + 4 * ta * s * da + 2 * 4 * tv * ta * da
+    total = cfg.num_layers * (2 * lin + att)
+    total += 2 * (cfg.in_channels * d * tv + cfg.audio_in_channels * da * ta)  # patchify
+    total += 2 * (d * cfg.out_channels * tv + da * cfg.audio_out_channels * ta)  # proj_out
+    if cfg.caption_channels is not None:
+        c = cfg.caption_channels
+        total += 2 * s * (c * d + d * d + c * da + da * da)
+    # Per-token AdaLN: sinusoid -> linear_1 -> linear_2 -> linear (coef*D), main and AV scale/shift.
+    for coef in (cfg.adaln_coefficient, 4):
+        total += 2 * tv * (256 * d + d * d + coef * d * d) + 2 * ta * (256 * da + da * da + coef * da * da)
+    return batch * total
+
+
+def random_bf16_model(cfg: TransformerConfig, seed: int = 0) -> LTXModel:
+    """Every parameter ~ N(0, 0.02^2) in bf16, evaluated piece by piece (no fp32 copy of the weights)."""
+    model = LTXModel(cfg)
+    params = tree_flatten(model.parameters())
+    keys = mx.random.split(mx.random.key(seed), len(params))
+    chunk: list[tuple[str, mx.array]] = []
+    for i, ((name, p), key) in enumerate(zip(params, keys)):
+        chunk.append((name, mx.random.normal(p.shape, dtype=mx.bfloat16, key=key) * 0.02))
+        if len(chunk) >= 64 or i == len(params) - 1:
+            model.update(tree_unflatten(chunk))
+            mx.eval([v for _, v in chunk])
+            chunk = []
+    return model
+
+
+def make_inputs(cfg: TransformerConfig, grid, ta: int, s: int, batch: int, key) -> tuple[Modality, Modality]:
+    f, h, w = grid
+    tv = f * h * w
+    k = mx.random.split(key, 4)
+    fi, hi, wi = mx.meshgrid(mx.arange(f), mx.arange(h), mx.arange(w), indexing="ij")
+    t0 = mx.maximum(fi.reshape(-1) * 8 - 7, 0) / 24.0
+    t1 = (fi.reshape(-1) * 8 + 1) / 24.0
+    hs, ws = hi.reshape(-1) * 32.0, wi.reshape(-1) * 32.0
+    vpos = mx.stack([mx.stack([t0, t1], -1), mx.stack([hs, hs + 32], -1), mx.stack([ws, ws + 32], -1)])
+    ai = mx.arange(ta)
+    apos = mx.stack([mx.maximum(ai * 4 - 3, 0) * 0.01, (ai * 4 + 1) * 0.01], -1)[None]
+    sigma = mx.full((batch,), 0.7)
+    video = Modality(
+        latent=mx.random.normal((batch, tv, cfg.in_channels), key=k[0]),
+        sigma=sigma,
+        timesteps=mx.full((batch, tv, 1), 0.7),
+        positions=mx.broadcast_to(vpos[None].astype(mx.float32), (batch, 3, tv, 2)),
+        context=mx.random.normal((batch, s, cfg.video_context_dim), dtype=mx.bfloat16, key=k[1]),
+    )
+    audio = Modality(
+        latent=mx.random.normal((batch, ta, cfg.audio_in_channels), key=k[2]),
+        sigma=sigma,
+        timesteps=mx.full((batch, ta, 1), 0.7),
+        positions=mx.broadcast_to(apos[None].astype(mx.float32), (batch, 1, ta, 2)),
+        context=mx.random.normal((batch, s, cfg.audio_context_dim), dtype=mx.bfloat16, key=k[3]),
+    )
+    mx.eval(video, audio)
+    return video, audio
+
+
+def device_name() -> str:
+    info = mx.device_info()
+    name = str(info.get("device_name", "") or "")
+    if mx.default_device() == mx.gpu and not name:
+        try:
+            name = subprocess.run(
+                ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True, check=True
+            ).stdout.splitlines()[0]
+        except (OSError, subprocess.CalledProcessError, IndexError):
+            name = "gpu"
+    return name or "unknown"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--layers", type=int, default=48)
+    ap.add_argument("--cases", default="s1b1,s1b2,s2b1", help="comma list of s{1,2}b{N}")
+    ap.add_argument("--small", action="store_true", help="tiny widths and shapes (CPU smoke run)")
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args()
+
+    raw = dict(json.loads(MANIFEST.read_text())["metadata"]["config"]["transformer"])
+    full = TransformerConfig.from_config(raw)
+    for stage, anchor in ANCHORS.items():  # the count must reproduce the official anchors
+        grid, ta, s = SHAPES[stage]
+        got = forward_flops(full, grid[0] * grid[1] * grid[2], ta, s, 1) / 1e12
+        assert abs(got - anchor) < 0.05, f"FLOP count {got:.1f} TFLOP != official anchor {anchor} ({stage})"
+    raw["num_layers"] = args.layers
+    if args.small:
+        raw.update(SMALL_DIMS)
+    cfg = TransformerConfig.from_config(raw)
+    shapes = SMALL_SHAPES if args.small else SHAPES
+
+    t0 = time.perf_counter()
+    model = random_bf16_model(cfg)
+    print(f"built {cfg.num_layers}-layer model in {time.perf_counter() - t0:.1f}s "
+          f"({mx.get_active_memory() / 2**30:.1f} GiB active)", flush=True)
+
+    dev = device_name()
+    rows = []
+    for case in [c.strip() for c in args.cases.split(",") if c.strip()]:
+        m = re.fullmatch(r"(s[12])b(\d+)", case)
+        if not m:
+            raise SystemExit(f"bad case {case!r}: expected s1bN or s2bN")
+        stage, batch = m.group(1), int(m.group(2))
+        grid, ta, s = shapes[stage]
+        tv = grid[0] * grid[1] * grid[2]
+        video, audio = make_inputs(cfg, grid, ta, s, batch, mx.random.key(1))
+        mx.reset_peak_memory()
+        times = []
+        for i in range(args.warmup + args.runs):
+            start = time.perf_counter()
+            mx.eval(model(video, audio))
+            if i >= args.warmup:
+                times.append((time.perf_counter() - start) * 1e3)
+        median = statistics.median(times)
+        flop = forward_flops(cfg, tv, ta, s, batch)
+        rows.append({
+            "case": case, "batch": batch, "video_tokens": tv, "audio_tokens": ta, "text_tokens": s,
+            "median_ms": round(median, 2), "times_ms": [round(t, 2) for t in times],
+            "peak_gib": round(mx.get_peak_memory() / 2**30, 3), "flop": flop,
+            "tflops_per_s": float(f"{flop / 1e12 / (median / 1e3):.4g}"),
+        })
+        r = rows[-1]
+        print(f"{case:6} B={batch} Tv={tv:6} {r['median_ms']:10.1f} ms  {flop / 1e12:9.4g} TFLOP  "
+              f"{flop / 1e12 / (median / 1e3):7.4g} TFLOP/s  peak {r['peak_gib']:.2f} GiB", flush=True)
+        del video, audio
+
+    result = {
+        "benchmark": "transformer_step", "device": dev, "mlx_version": mx.__version__,
+        "layers": cfg.num_layers, "small": args.small, "dtype": "bfloat16",
+        "warmup": args.warmup, "runs": args.runs, "cases": rows,
+    }
+    slug = re.sub(r"[^A-Za-z0-9]+", "_", dev).strip("_")
+    out = args.out or ROOT / "bench" / "results" / f"transformer_step_{slug}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

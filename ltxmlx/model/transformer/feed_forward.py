@@ -1,0 +1,34 @@
+"""Position-wise feed-forward network: Linear -> GELU(tanh) -> Linear."""
+
+from __future__ import annotations
+
+import mlx.core as mx
+import mlx.nn as nn
+
+
+class GELUApprox(nn.Module):
+    """``proj`` linear followed by the tanh-approximated GELU."""
+
+    def __init__(self, dim_in: int, dim_out: int):
+        super().__init__()
+        self.proj = nn.Linear(dim_in, dim_out)
+
+    def __call__(self, x: mx.array) -> mx.array:
+        return nn.gelu_approx(self.proj(x))
+
+
+class FeedForward(nn.Module):
+    """``net = [GELUApprox(dim, mult*dim), Identity, Linear(mult*dim, dim)]``.
+
+    The identity slot keeps checkpoint keys ``net.0.proj.*`` and ``net.2.*`` aligned.
+    x: (..., dim) -> (..., dim).
+    """
+
+    def __init__(self, dim: int, mult: int = 4):
+        super().__init__()
+        self.net = [GELUApprox(dim, dim * mult), nn.Identity(), nn.Linear(dim * mult, dim)]
+
+    def __call__(self, x: mx.array) -> mx.array:
+        for layer in self.net:
+            x = layer(x)
+        return x

@@ -1,0 +1,46 @@
+"""Per-modality transformer inputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mlx.core as mx
+
+from ltxmlx.errors import ShapeError
+
+
+@dataclass(frozen=True)
+class Modality:
+    """Inputs of one stream (video or audio).
+
+    latent: (B, T, Cin) patchified tokens.
+    sigma: (B,) noise level of each item (drives the prompt AdaLN and the other stream's AV gates).
+    timesteps: (B, T, 1) per-token noise level, ``sigma * denoise_mask``.
+    positions: (B, n_axes, T, 2) [start, end) bounds; video axes (time s, height px, width px),
+        audio (time s).
+    context: (B, S, Dctx) text embeddings for this stream.
+    """
+
+    latent: mx.array
+    sigma: mx.array
+    timesteps: mx.array
+    positions: mx.array
+    context: mx.array
+
+    def check(self, name: str, in_channels: int, n_axes: int, context_dim: int) -> None:
+        """Raise ShapeError naming the field when a shape does not fit the model."""
+        lat = self.latent
+        if lat.ndim != 3 or lat.shape[-1] != in_channels:
+            raise ShapeError(f"{name}.latent: expected (B, T, {in_channels}), got {tuple(lat.shape)}")
+        b, t, _ = lat.shape
+        expected = {
+            "sigma": ((b,), self.sigma),
+            "timesteps": ((b, t, 1), self.timesteps),
+            "positions": ((b, n_axes, t, 2), self.positions),
+        }
+        for field, (shape, value) in expected.items():
+            if tuple(value.shape) != shape:
+                raise ShapeError(f"{name}.{field}: expected {shape}, got {tuple(value.shape)}")
+        ctx = self.context
+        if ctx.ndim != 3 or ctx.shape[0] != b or ctx.shape[-1] != context_dim:
+            raise ShapeError(f"{name}.context: expected ({b}, S, {context_dim}), got {tuple(ctx.shape)}")
