@@ -46,7 +46,31 @@ class PipelineConfig:
     dtype: str = "bfloat16"
     audio: bool = True  # False: video-only, the audio branch is never computed
     decode_tile_budget_gb: float | None = None  # None: choose tiles from the free memory
+    stage1_sigmas: tuple[float, ...] | None = None  # overrides the scheduler / distilled table
+    stage2_sigmas: tuple[float, ...] | None = None  # None: the official stage-2 distilled table
+    image_crf: int = 33  # H.264 re-encode of conditioning images (the LTX-2 / 2.3 value; 0 = off)
+    text_max_length: int | None = None  # Gemma token length; None: the official 1024
+    prompt_cache_dir: str | None = None  # on-disk prompt embedding cache; None: no cache
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"pipeline kind {self.kind!r} is not one of {', '.join(KINDS)}")
+
+    @property
+    def two_stage(self) -> bool:
+        """Stage 1 at half size, x2 latent upsample, stage 2 at full size."""
+        return self.kind != "one_stage"
+
+    @property
+    def guided(self) -> bool:
+        """Dev pipelines guide stage 1 (CFG/STG/modality); the distilled one never guides."""
+        return self.kind != "distilled"
+
+    def validate(self) -> None:
+        """Raise ConfigError for values no pipeline accepts (sizes, scales, files); reads no weights.
+
+        Checks that need the checkpoint's config (STG block range, LoRA targets) run in make_pipeline.
+        """
+        from ltxmlx.pipelines.validation import validate_config
+
+        validate_config(self)

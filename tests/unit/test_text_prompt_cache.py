@@ -14,6 +14,8 @@ from ltxmlx.text_encoders.gemma import (
     tiny_gemma_folder,
 )
 
+from tests.conftest import encode_prompts
+
 LTX_22B = Path(__file__).resolve().parents[1] / "fixtures" / "parity" / "22b" / "tiny_22b.safetensors"
 UNIQUE = ["a cat on a sofa", "a dog in the rain", "two birds over the sea", "a red car at night"]
 
@@ -31,7 +33,7 @@ def _encoder(folder, cache_dir=None, batch_size=8):
 def test_sixteen_prompts_with_four_unique_run_gemma_on_four(folder, tmp_path) -> None:
     prompts = [UNIQUE[i % 4] for i in range(16)]
     with _encoder(folder, tmp_path / "cache", batch_size=3) as enc:
-        out = enc.encode(prompts)
+        out = encode_prompts(enc, prompts)
         assert enc.gemma_prompts == 4 and enc.gemma_batches == 2
     assert len(out) == 16
     for i in range(16):
@@ -41,14 +43,14 @@ def test_sixteen_prompts_with_four_unique_run_gemma_on_four(folder, tmp_path) ->
     assert not list((tmp_path / "cache").glob(".tmp-*")), "no temporary files left behind"
 
     again = _encoder(folder, tmp_path / "cache")
-    cached = again.encode(prompts)
+    cached = encode_prompts(again, prompts)
     assert again.gemma_prompts == 0 and again._gemma is None, "a fully cached run never loads Gemma"
     np.testing.assert_array_equal(np.array(cached[5].audio), np.array(out[5].audio))
 
 
 def test_same_prompt_alone_or_in_a_batch_gives_identical_embeddings(folder) -> None:
-    batch = _encoder(folder).encode(UNIQUE)
-    alone = _encoder(folder).encode([UNIQUE[2]])[0]
+    batch = encode_prompts(_encoder(folder), UNIQUE)
+    alone = encode_prompts(_encoder(folder), [UNIQUE[2]])[0]
     np.testing.assert_array_equal(np.array(alone.video), np.array(batch[2].video))
     np.testing.assert_array_equal(np.array(alone.audio), np.array(batch[2].audio))
     assert np.abs(np.array(batch[0].video) - np.array(batch[1].video)).max() > 1e-2, "different prompts differ"
@@ -56,16 +58,16 @@ def test_same_prompt_alone_or_in_a_batch_gives_identical_embeddings(folder) -> N
 
 def test_another_encoder_identity_misses_the_cache(folder, tmp_path) -> None:
     a = _encoder(folder, tmp_path / "cache")
-    a.encode(UNIQUE[:1])
+    encode_prompts(a, UNIQUE[:1])
     b = load_prompt_encoder(folder, LTX_22B, cache_dir=tmp_path / "cache", dtype=mx.float32, max_length=256)
     assert b.identity != a.identity
-    b.encode(UNIQUE[:1])
+    encode_prompts(b, UNIQUE[:1])
     assert b.gemma_prompts == 1
 
 
 def test_close_releases_the_models(folder) -> None:
     enc = _encoder(folder)
-    enc.encode(UNIQUE[:1])
+    encode_prompts(enc, UNIQUE[:1])
     assert enc._gemma is not None
     enc.close()
     assert enc._gemma is None and enc._processor is None

@@ -15,7 +15,10 @@ class Modality:
 
     latent: (B, T, Cin) patchified tokens.
     sigma: (B,) noise level of each item (drives the prompt AdaLN and the other stream's AV gates).
-    timesteps: (B, T, 1) per-token noise level, ``sigma * denoise_mask``.
+    timesteps: (B, T, 1) per-token noise level, ``sigma * denoise_mask``; or (B, 1, 1) when every
+        token of an item has the same noise level (no conditioning). The (B, 1, 1) form is the fast
+        path: the AdaLN modulation is computed once per item and broadcast over the tokens instead of
+        materialising (B, T, coef*D) tables; the result equals the per-token form's.
     positions: (B, n_axes, T, 2) [start, end) bounds; video axes (time s, height px, width px),
         audio (time s).
     context: (B, S, Dctx) text embeddings for this stream.
@@ -33,9 +36,10 @@ class Modality:
         if lat.ndim != 3 or lat.shape[-1] != in_channels:
             raise ShapeError(f"{name}.latent: expected (B, T, {in_channels}), got {tuple(lat.shape)}")
         b, t, _ = lat.shape
+        ts = tuple(self.timesteps.shape)
         expected = {
             "sigma": ((b,), self.sigma),
-            "timesteps": ((b, t, 1), self.timesteps),
+            "timesteps": ((b, 1, 1) if ts == (b, 1, 1) else (b, t, 1), self.timesteps),
             "positions": ((b, n_axes, t, 2), self.positions),
         }
         for field, (shape, value) in expected.items():

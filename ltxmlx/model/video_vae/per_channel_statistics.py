@@ -4,7 +4,7 @@ normalized latents the transformer and the latent upsamplers work in."""
 from __future__ import annotations
 
 import mlx.core as mx
-import mlx.nn as nn
+from mlx import nn
 
 from ltxmlx.errors import ShapeError
 

@@ -10,9 +10,12 @@ RUNNERS: dict[str, str] = {
     "embeddings_processor": "ltxmlx.parity.runners.embeddings_processor",
     "lora_fusion": "ltxmlx.parity.runners.lora_fusion",
     "numerics": "ltxmlx.parity.runners.numerics",
+    "pipeline": "ltxmlx.parity.runners.pipeline",
     "gemma3_text_encoder": "ltxmlx.parity.runners.gemma3_text_encoder",
+    "spatial_upsampler": "ltxmlx.parity.runners.spatial_upsampler",
     "temporal_upsampler": "ltxmlx.parity.runners.temporal_upsampler",
     "transformer": "ltxmlx.parity.runners.transformer",
+    "video_vae": "ltxmlx.parity.runners.video_vae",
     "vocoder": "ltxmlx.parity.runners.vocoder",
 }
 

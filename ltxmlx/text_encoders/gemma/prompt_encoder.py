@@ -2,15 +2,15 @@
 
 Gemma and the embeddings processor are loaded on the first cache miss (a run whose prompts are all
 cached loads neither) and freed by `close()` / leaving the `with` block, before the diffusion stages
-need the memory. This is the text stage's evaluation point: each batch is evaluated once, so that
-its rows can be written to the cache and Gemma's activations released.
+need the memory. `encode_steps` is a generator: the caller evaluates each batch (design rule 1), after
+which its rows are written to the cache and Gemma's activations can be released.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Self
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
 
 import mlx.core as mx
 
@@ -22,6 +22,15 @@ from ltxmlx.text_encoders.gemma.encoder import GemmaTextEncoder
 from ltxmlx.text_encoders.gemma.prompt_cache import PromptCache
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EncodeStep:
+    """One Gemma batch: `embeddings` is lazy until the caller evaluates it."""
+
+    index: int
+    total: int
+    embeddings: TextEmbeddings
 
 
 class PromptEncoder:
@@ -65,11 +74,12 @@ class PromptEncoder:
         states, mask = self.gemma(prompts)
         return self.processor(states, mask)
 
-    def encode(self, prompts: list[str]) -> list[TextEmbeddings]:
-        """One TextEmbeddings per prompt (arrays (1, T, D), evaluated), in the order given.
+    def encode_steps(self, prompts: list[str]) -> Generator[EncodeStep, None, list[TextEmbeddings]]:
+        """Yield each Gemma batch's lazy embeddings; return one TextEmbeddings (1, T, D) per prompt, in order.
 
-        Repeated prompts are encoded once (after stripping, as the tokenizer strips them anyway);
-        cached ones are read from disk; the rest go through Gemma in batches of `batch_size`.
+        The caller must evaluate each yielded step before resuming (the runner's evaluation point): its rows
+        are then written to the cache. Repeated prompts are encoded once (after stripping, as the
+        tokenizer strips them anyway); cached ones are read from disk.
         """
         texts = [p.strip() for p in prompts]
         unique = list(dict.fromkeys(texts))
@@ -81,10 +91,11 @@ class PromptEncoder:
                     done[p] = hit
         todo = [p for p in unique if p not in done]
         log.info("text: %d prompts, %d unique, %d cached, %d to encode", len(prompts), len(unique), len(done), len(todo))
-        for start in range(0, len(todo), self.batch_size):
+        total = -(-len(todo) // self.batch_size)
+        for index, start in enumerate(range(0, len(todo), self.batch_size)):
             batch = todo[start : start + self.batch_size]
             emb = self.encode_batch(batch)
-            mx.eval(emb.video, emb.audio, emb.mask)
+            yield EncodeStep(index, total, emb)
             self.gemma_prompts += len(batch)
             self.gemma_batches += 1
             for row, p in enumerate(batch):
@@ -100,7 +111,7 @@ class PromptEncoder:
         self._processor = None
         mx.clear_cache()
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> "PromptEncoder":
         return self
 
     def __exit__(self, *exc) -> None:

@@ -1,0 +1,1 @@
+"""Run configuration: typed schema, job files, validation and the render plan."""

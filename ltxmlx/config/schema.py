@@ -1,0 +1,159 @@
+"""Typed run configuration: the dataclasses Hydra composes into and the ConfigStore entries.
+
+Every YAML group under `conf/` fills one of these nodes; `RunConfig` is the whole job. Checks that
+need more than types (divisibility, bounds, files) live in `ltxmlx.config.validate`.
+Weight references are strings: a local path, `hf://owner/repo/path/in/repo.safetensors[@rev]`, a whole
+repository `hf://owner/repo[@rev]`, or `tiny://<component>` for the built-in random-weight model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+@dataclass
+class ModelCfg:
+    """One checkpoint family/variant and the files it needs."""
+
+    name: str = MISSING  # e.g. "ltx2_dev"; recorded in outputs
+    version: str = MISSING  # "2.0" (LTX-2 19B) or "2.3" (LTX-2.3 22B)
+    variant: str = MISSING  # "dev" or "distilled"
+    checkpoint: str = MISSING  # single-file checkpoint (transformer, VAEs, vocoder, connectors)
+    spatial_upsampler: Optional[str] = None  # needed by two-stage pipelines
+    distilled_lora: Optional[str] = None  # stage-2 LoRA of the dev two-stage pipeline
+    text_encoder: str = MISSING  # Gemma 3 folder or repository
+    quantization: str = "none"  # "none" or "fp8" (FP8 E4M3 files, dequantized at load)
+    dtype: str = "bfloat16"
+    default_steps: int = MISSING  # the official default for this version (40 for 2.0, 30 for 2.3)
+    stg_blocks: List[int] = MISSING  # the official STG block for this version
+    tiny: bool = False  # the random-weight test model (written on first use into paths.cache)
+
+
+@dataclass
+class ResolutionCfg:
+    """Output size; two-stage pipelines run stage 1 at half of it."""
+
+    height: int = MISSING
+    width: int = MISSING
+    frames: int = MISSING  # 8k+1
+    fps: float = 24.0
+
+
+@dataclass
+class PipelineCfg:
+    name: str = MISSING  # "one_stage", "two_stage" or "distilled"
+    stage2_sigmas: List[float] = field(default_factory=list)  # two-stage only; empty for one_stage
+    distilled_lora_strength: float = 1.0  # two_stage: strength of model.distilled_lora in stage 2
+
+
+@dataclass
+class SchedulerCfg:
+    name: str = MISSING  # "ltx2" (shifted, stretched) or "distilled" (fixed sigma list)
+    steps: int = MISSING
+    max_shift: float = 2.05
+    base_shift: float = 0.95
+    stretch: bool = True
+    terminal: float = 0.1
+    sigmas: List[float] = field(default_factory=list)  # the fixed list of the "distilled" scheduler
+    sampler: str = "euler"  # the only one the pipelines implement so far
+
+
+@dataclass
+class ModalityGuidanceCfg:
+    cfg: float = 1.0
+    stg: float = 0.0
+    rescale: float = 0.0
+    modality: float = 1.0
+    stg_blocks: List[int] = field(default_factory=list)
+    skip_step: int = 0
+
+
+@dataclass
+class GuiderCfg:
+    name: str = MISSING
+    video: ModalityGuidanceCfg = field(default_factory=ModalityGuidanceCfg)
+    audio: ModalityGuidanceCfg = field(default_factory=ModalityGuidanceCfg)
+
+
+@dataclass
+class LoraCfg:
+    weights: str = MISSING
+    strength: float = 1.0
+
+
+@dataclass
+class LoraStackCfg:
+    name: str = MISSING
+    stack: List[LoraCfg] = field(default_factory=list)
+
+
+@dataclass
+class SeedsCfg:
+    """Either an explicit list (`values`) or a range (`start`, `count`), not both."""
+
+    values: List[int] = field(default_factory=list)
+    start: Optional[int] = None
+    count: Optional[int] = None
+
+
+@dataclass
+class ImageCondCfg:
+    path: str = MISSING
+    frame: int = 0
+    strength: float = 1.0
+
+
+@dataclass
+class ConditioningCfg:
+    """One named set of image conditions; items are prompts x seeds x conditioning sets."""
+
+    name: str = MISSING
+    images: List[ImageCondCfg] = field(default_factory=list)
+
+
+@dataclass
+class RunnerCfg:
+    batch_size: Any = 1  # an int >= 1 or "auto" (from memory_budget_gb)
+    memory_budget_gb: Optional[float] = None  # None: 75 % of this machine's memory
+    order: str = "stage_major"  # or "item_major" (first videos early, all models resident)
+    dry_run: bool = False
+    cache_dir: Optional[str] = None  # None: <run dir>/cache; point several runs at one to share stages
+    contact_sheet: bool = True
+    crf: int = 19
+
+
+@dataclass
+class PathsCfg:
+    cache: str = MISSING  # downloaded / generated weights (the tiny model lives here)
+    hf_offline: bool = False  # never contact the Hugging Face Hub; use its local cache only
+
+
+@dataclass
+class RunConfig:
+    """The whole job after composition."""
+
+    job_name: str = "adhoc"
+    output_root: str = "outputs"
+    prompts: List[str] = field(default_factory=list)
+    prompt_file: Optional[str] = None  # one prompt per non-empty line; '#' starts a comment line
+    negative_prompt: str = ""
+    seeds: SeedsCfg = field(default_factory=SeedsCfg)
+    conditioning: List[ConditioningCfg] = field(default_factory=list)
+    model: ModelCfg = field(default_factory=ModelCfg)
+    resolution: ResolutionCfg = field(default_factory=ResolutionCfg)
+    pipeline: PipelineCfg = field(default_factory=PipelineCfg)
+    scheduler: SchedulerCfg = field(default_factory=SchedulerCfg)
+    guider: GuiderCfg = field(default_factory=GuiderCfg)
+    lora: LoraStackCfg = field(default_factory=LoraStackCfg)
+    runner: RunnerCfg = field(default_factory=RunnerCfg)
+    paths: PathsCfg = field(default_factory=PathsCfg)
+
+
+def register_schemas() -> None:
+    """Store the schema; `conf/config.yaml` lists it first in its defaults, so every group option
+    and override is type-checked against `RunConfig` while composing."""
+    ConfigStore.instance().store(name="run_schema", node=RunConfig)

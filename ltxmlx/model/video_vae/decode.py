@@ -1,0 +1,103 @@
+"""Chunked video decoding: latent -> RGB frames in [0, 1], streamed by temporal chunks, optionally
+tiled in space and time so that peak memory stays bounded.
+
+Nothing is evaluated here (the caller evaluates). To keep memory bounded the caller must evaluate
+each yielded chunk before asking for the next one: the overlap carried into the next chunk is a
+slice of the evaluated accumulator, so nothing is decoded twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import mlx.core as mx
+
+from ltxmlx.model.video_vae.decoder import VideoDecoder
+from ltxmlx.model.video_vae.memory import choose_tiling
+from ltxmlx.model.video_vae.tiling import AxisPlan, TilingConfig, plan_axis
+
+AUTO = "auto"
+# An untiled decode still hands out float32 RGB in chunks of this many frames (one second at 24 fps),
+# so only the decoder's own output, in the run dtype, is ever whole.
+UNTILED_CHUNK_FRAMES = 24
+
+
+def to_rgb(pixels: mx.array) -> mx.array:
+    """Decoder output in ~[-1, 1] -> float32 RGB in [0, 1] = clamp((x + 1) / 2)."""
+    return mx.clip((pixels.astype(mx.float32) + 1.0) * 0.5, 0.0, 1.0)
+
+
+def decode_video(
+    decoder: VideoDecoder,
+    latent: mx.array,
+    tiling: TilingConfig | str | None = AUTO,
+    memory_budget: int | None = None,
+) -> Iterator[mx.array]:
+    """Decode a normalized latent (B, C, F', H', W') (official layout) into chunks of RGB frames
+    (B, f, H, W, 3), float32 in [0, 1], in temporal order; the chunks concatenate to F = 8(F'-1)+1
+    frames (for the LTX factors).
+
+    tiling: a TilingConfig, None (one untiled decode, yielded UNTILED_CHUNK_FRAMES frames at a time),
+    or "auto" (tile sizes chosen so that the estimated peak stays within `memory_budget` bytes; see
+    `memory.choose_tiling`). Inputs are checked when the first chunk is requested.
+    """
+    decoder.check_latent(latent)
+    z = latent.transpose(0, 2, 3, 4, 1)  # the one layout conversion: channels-last from here on
+    if isinstance(tiling, str):
+        if tiling != AUTO:
+            raise ValueError(f"tiling must be a TilingConfig, None or {AUTO!r}, got {tiling!r}")
+        tiling = choose_tiling(decoder.config, z.shape, decoder.conv_in.conv.weight.dtype, memory_budget)
+    if tiling is None:
+        pixels = decoder.decode(z)  # evaluated with the first chunk, then only sliced
+        for start in range(0, pixels.shape[1], UNTILED_CHUNK_FRAMES):
+            yield to_rgb(pixels[:, start : start + UNTILED_CHUNK_FRAMES])
+        return
+    yield from tiled_decode(decoder, z, tiling)
+
+
+def _plans(decoder: VideoDecoder, shape: tuple[int, ...], tiling: TilingConfig) -> tuple[AxisPlan, AxisPlan, AxisPlan]:
+    st, sh, sw = decoder.config.scale_factors
+    _, f, h, w, _ = shape
+    return (
+        plan_axis(f, tiling.tile_frames, tiling.frame_overlap, st, temporal=True),
+        plan_axis(h, tiling.tile_size, tiling.spatial_overlap, sh, temporal=False),
+        plan_axis(w, tiling.tile_size, tiling.spatial_overlap, sw, temporal=False),
+    )
+
+
+def tiled_decode(decoder: VideoDecoder, z: mx.array, tiling: TilingConfig) -> Iterator[mx.array]:
+    """Channels-last latent (B, F', H', W', C) -> RGB chunks (B, f, H, W, 3) in [0, 1], one per temporal
+    tile: each chunk holds the frames no later tile touches."""
+    pt, ph, pw = _plans(decoder, z.shape, tiling)
+    wh = mx.array(ph.weights)[:, None, None]
+    ww = mx.array(pw.weights)[None, :, None]
+    height, width = len(ph.weights), len(pw.weights)
+    carry = None  # blended-but-unfinished frames of earlier tiles, starting at this tile's first frame
+    for i, (tiv, t0, tmask) in enumerate(zip(pt.intervals, pt.offsets, pt.masks)):
+        acc = _decode_group(decoder, z, tiv, tmask, ph, pw, height, width)
+        if carry is not None:
+            n = carry.shape[1]
+            acc = mx.concatenate([acc[:, :n] + carry, acc[:, n:]], axis=1)
+        end = pt.offsets[i + 1] if i + 1 < len(pt.offsets) else t0 + acc.shape[1]
+        done = end - t0
+        carry = acc[:, done:] if done < acc.shape[1] else None
+        wt = mx.array(pt.weights[t0:end])[:, None, None, None]
+        yield to_rgb(acc[:, :done] / (wt * wh * ww))
+
+
+def _decode_group(decoder, z, tiv, tmask, ph: AxisPlan, pw: AxisPlan, height: int, width: int) -> mx.array:
+    """Masked sum of the spatial tiles of one temporal tile: (B, frames, H, W, 3) float32."""
+    mt = mx.array(tmask)[:, None, None, None]
+    canvas = None
+    for hiv, h0, hmask in zip(ph.intervals, ph.offsets, ph.masks):
+        for wiv, w0, wmask in zip(pw.intervals, pw.offsets, pw.masks):
+            piece = z[:, tiv.start : tiv.stop, hiv.start : hiv.stop, wiv.start : wiv.stop]
+            mask = mt * mx.array(hmask)[None, :, None, None] * mx.array(wmask)[None, None, :, None]
+            out = decoder.decode(piece).astype(mx.float32) * mask
+            if len(ph.intervals) == 1 and len(pw.intervals) == 1:
+                return out
+            if canvas is None:
+                canvas = mx.zeros((out.shape[0], out.shape[1], height, width, out.shape[4]), dtype=mx.float32)
+            hs, ws = slice(h0, h0 + out.shape[2]), slice(w0, w0 + out.shape[3])
+            canvas[:, :, hs, ws] = canvas[:, :, hs, ws] + out
+    return canvas

@@ -1,0 +1,90 @@
+"""The final stage: video VAE decode (chunked, tiled within a memory budget) and audio decode + vocoder.
+
+Items are decoded one at a time (the decoder's activations dominate memory). Each decoded video chunk
+and each item's audio is yielded as a StepEvent before the next is computed, so the caller's
+evaluation keeps at most one chunk's graph alive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass, field
+
+import mlx.core as mx
+
+from ltxmlx.loader import build
+from ltxmlx.model.video_vae.decode import AUTO, decode_video
+from ltxmlx.pipelines.api import RenderItem, StageOutputs, StepEvent
+from ltxmlx.pipelines.config import PipelineConfig
+from ltxmlx.pipelines.models import CheckpointInfo, file_identity, mx_dtype
+
+
+def to_uint8(frames: mx.array) -> mx.array:
+    """RGB in [0, 1] -> uint8 by clamp, x255 and truncation (the official video writer's conversion)."""
+    return (mx.clip(frames, 0.0, 1.0) * 255.0).astype(mx.uint8)
+
+
+@dataclass
+class DecodeStage:
+    """Inputs per item: `video_latent` (1, C, F', H', W') and `audio_latent` (1, C, T, M) (absent in
+    video-only mode). Outputs: {"video": uint8 (F, H, W, 3), "audio": float32 (2, samples)}; in
+    video-only mode "audio" is an empty (2, 0) array."""
+
+    cfg: PipelineConfig
+    info: CheckpointInfo
+    name: str = "decode"
+    _video: object = field(default=None, init=False, repr=False)
+    _audio: object = field(default=None, init=False, repr=False)
+    _vocoder: object = field(default=None, init=False, repr=False)
+
+    @property
+    def fps(self) -> float:
+        return self.cfg.fps
+
+    @property
+    def audio_sample_rate(self) -> int:
+        return self.info.audio_sample_rate
+
+    def key_inputs(self, item: RenderItem) -> dict:
+        return {"stage": self.name, "checkpoint": file_identity(self.cfg.files.checkpoint),
+                "dtype": self.cfg.dtype, "audio": self.cfg.audio}
+
+    def __enter__(self) -> DecodeStage:
+        dtype, path = mx_dtype(self.cfg.dtype), self.cfg.files.checkpoint
+        self._video = build("video_decoder", path, dtype=dtype)
+        if self.cfg.audio:
+            self._audio = build("audio_decoder", path, dtype=dtype)
+            self._vocoder = build("vocoder", path, dtype=dtype)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._video = self._audio = self._vocoder = None
+        mx.clear_cache()
+
+    def _budget(self) -> int | None:
+        gb = self.cfg.decode_tile_budget_gb
+        return None if gb is None else int(gb * 1024**3)
+
+    def run(self, items: list[RenderItem], inputs: StageOutputs) -> Generator[StepEvent, None, StageOutputs]:
+        if self._video is None:
+            raise RuntimeError(f"stage {self.name!r} must be entered (with-block) before run")
+        outputs = []
+        total = len(items)
+        for i, x in enumerate(inputs):
+            chunks = []
+            latent = x["video_latent"].astype(mx_dtype(self.cfg.dtype))
+            for chunk in decode_video(self._video, latent, AUTO, self._budget()):
+                chunks.append(chunk[0])
+                yield StepEvent(self.name, i, total, {"frames": chunk[0]})
+            frames = mx.concatenate(chunks, axis=0) if len(chunks) > 1 else chunks[0]
+            out = {"video": to_uint8(frames)}
+            if self.cfg.audio:
+                mel = self._audio(x["audio_latent"].astype(self._audio.conv_in.conv.weight.dtype))
+                waveform = self._vocoder(mel).astype(mx.float32)
+                yield StepEvent(self.name, i + 1, total, {"mel": mel, "waveform": waveform})
+                out["audio"] = waveform[0]
+            else:
+                out["audio"] = mx.zeros((2, 0), dtype=mx.float32)
+                yield StepEvent(self.name, i + 1, total, {})
+            outputs.append(out)
+        return outputs

@@ -1,0 +1,150 @@
+"""A diffusion stage: build the transformer on enter, denoise batches of items, free it on exit.
+
+Stage inputs per item (batch axis 1): `context.video` / `context.audio` (+ `context.negative.*` for
+CFG) and, for a refinement stage, `video_latent` / `audio_latent` to start from. Outputs: the denoised
+`video_latent` (1, C, F, H, W) and `audio_latent` (1, C, T, M) (absent in video-only mode), plus the
+positive contexts when a later stage needs them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field
+
+import mlx.core as mx
+import numpy as np
+
+from ltxmlx.loader import build
+from ltxmlx.pipelines.api import ImageCondition, RenderItem, StageOutputs, StepEvent
+from ltxmlx.pipelines.config import LoraSpec, PipelineConfig
+from ltxmlx.pipelines.denoise import Contexts, Guidance, denoise
+from ltxmlx.pipelines.models import (
+    CheckpointInfo,
+    build_transformer,
+    file_identity,
+    lora_identity,
+    mx_dtype,
+)
+from ltxmlx.pipelines.states import ImageSource, NoiseSource, batch_states, split_latent
+from ltxmlx.pipelines.validation import validate_items
+
+log = logging.getLogger(__name__)
+
+CONTEXT_KEYS = ("context.video", "context.audio", "context.negative.video", "context.negative.audio")
+
+
+def batch_contexts(inputs: StageOutputs, audio: bool) -> Contexts:
+    """Stack each item's (1, S, D) contexts into (B, S, D); negatives only if every item has them."""
+
+    def stack(key: str) -> mx.array | None:
+        if not all(key in x for x in inputs):
+            return None
+        parts = [x[key] for x in inputs]
+        return mx.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
+
+    video = stack("context.video")
+    if video is None:
+        raise KeyError("diffusion stage inputs lack 'context.video' (the text stage's output)")
+    return Contexts(video, stack("context.audio") if audio else None,
+                    stack("context.negative.video"), stack("context.negative.audio") if audio else None)
+
+
+@dataclass
+class DiffusionStage:
+    """One denoising stage at (height, width) over `sigmas`.
+
+    refine: start from the inputs' latents re-noised to `noise_scale` (stage 2); else from pure noise.
+    keep_input_audio: output the input audio latent instead of the refined one (the dev two-stage
+    pipeline decodes stage-1 audio). pass_contexts: copy the positive contexts to the outputs.
+    """
+
+    name: str
+    stage_index: int
+    cfg: PipelineConfig
+    info: CheckpointInfo
+    height: int
+    width: int
+    sigmas: tuple[float, ...]
+    guidance: Guidance
+    loras: tuple[LoraSpec, ...]
+    noise: NoiseSource
+    images: ImageSource
+    noise_scale: float = 1.0
+    refine: bool = False
+    keep_input_audio: bool = False
+    pass_contexts: bool = False
+    record_passes: bool = False
+    _model: object = field(default=None, init=False, repr=False)
+    _encoder: object = field(default=None, init=False, repr=False)
+
+    @property
+    def dtype(self) -> mx.Dtype:
+        return mx_dtype(self.cfg.dtype)
+
+    def key_inputs(self, item: RenderItem) -> dict:
+        g = self.guidance
+        return {
+            "stage": self.name, "kind": self.cfg.kind, "checkpoint": file_identity(self.cfg.files.checkpoint),
+            "loras": lora_identity(self.loras), "dtype": self.cfg.dtype, "seed": item.seed,
+            "images": [[i.path, i.frame, i.strength] for i in item.images], "image_crf": self.cfg.image_crf,
+            "size": [self.height, self.width, self.cfg.num_frames, self.cfg.fps], "sigmas": list(self.sigmas),
+            "noise_scale": self.noise_scale, "audio": self.cfg.audio, "keep_input_audio": self.keep_input_audio,
+            "guidance": [None if p is None else repr(p) for p in (g.video, g.audio)],
+        }
+
+    def __enter__(self) -> DiffusionStage:
+        self._model = build_transformer(self.cfg.files.checkpoint, self.loras, self.dtype)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._model = None
+        self._encoder = None
+        mx.clear_cache()
+
+    def _encode_images(self, item: RenderItem) -> list[tuple[ImageCondition, mx.array]]:
+        """Each image of the item, preprocessed at this stage's size and VAE-encoded (1, C, 1, h, w)."""
+        if not item.images:
+            return []
+        if self._encoder is None:
+            self._encoder = build("video_encoder", self.cfg.files.checkpoint, dtype=self.dtype)
+        out = []
+        for image in item.images:
+            pixels = mx.array(self.images(item, image, self.height, self.width)).astype(self.dtype)
+            out.append((image, self._encoder(pixels)))
+        return out
+
+    def run(self, items: list[RenderItem], inputs: StageOutputs) -> Generator[StepEvent, None, StageOutputs]:
+        if self._model is None:
+            raise RuntimeError(f"stage {self.name!r} must be entered (with-block) before run")
+        # Files were checked when the batch was planned; the image source reads them below.
+        validate_items(self.cfg, items, check_files=False)
+        audio = self.cfg.audio
+        g = self.info.geometry
+        video_tools = g.video_tools(self.cfg.num_frames, self.height, self.width, self.cfg.fps)
+        audio_tools = g.audio_tools(self.cfg.num_frames, self.cfg.fps) if audio else None
+        v_init = a_init = None
+        if self.refine:
+            v_init = [x["video_latent"].astype(mx.float32) for x in inputs]
+            a_init = [x["audio_latent"].astype(mx.float32) for x in inputs] if audio else None
+        video, audio_state = batch_states(items, self.stage_index, video_tools, audio_tools, self.noise,
+                                          self.noise_scale, self._encode_images, v_init, a_init)
+        contexts = batch_contexts(inputs, audio)
+        video, audio_state = yield from denoise(
+            self._model, video, audio_state, self.sigmas, contexts, self.guidance, self.name,
+            self.cfg.max_batch_size, self.record_passes)
+        v_lat = video_tools.unpatchify(video_tools.clear_conditioning(video).latent)
+        outputs = [{"video_latent": v} for v in split_latent(v_lat)]
+        if audio:
+            a_lat = audio_tools.unpatchify(audio_tools.clear_conditioning(audio_state).latent)
+            for out, x, a in zip(outputs, inputs, split_latent(a_lat)):
+                out["audio_latent"] = x["audio_latent"] if self.keep_input_audio else a
+        if self.pass_contexts:
+            for out, x in zip(outputs, inputs):
+                out.update({k: x[k] for k in ("context.video", "context.audio") if k in x})
+        return outputs
+
+
+def stage_sigmas(values: Sequence[float] | mx.array) -> tuple[float, ...]:
+    """Sigmas as Python floats holding float32 values (what the official code reads with .item())."""
+    return tuple(float(v) for v in np.asarray(values, dtype=np.float32))

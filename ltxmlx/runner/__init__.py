@@ -1,0 +1,1 @@
+"""The batch renderer: stage-major execution, stage cache, outputs tree, records and progress."""

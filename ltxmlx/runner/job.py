@@ -1,0 +1,109 @@
+"""One render job end to end: weights -> pipeline -> plan.json -> (dry run | record + run).
+
+Order matters: the plan is written before anything heavy, weights are resolved (and downloaded)
+before any model is built, and `record.json` is written before the first stage runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ltxmlx.config.jobs import jobs_dir
+from ltxmlx.config.plan import Plan, build_plan, expand_seeds
+from ltxmlx.config.schema import RunConfig
+from ltxmlx.runner import history, memory
+from ltxmlx.runner.outputs import RunDir, write_json_atomic
+from ltxmlx.runner.records import build_record
+from ltxmlx.runner.runner import Runner, RunResult
+from ltxmlx.runner.stage_cache import StageCache
+from ltxmlx.weights import identity, resolve
+
+log = logging.getLogger(__name__)
+
+WEIGHT_FIELDS = ("checkpoint", "text_encoder", "spatial_upsampler", "distilled_lora")
+
+
+@dataclass
+class JobOutcome:
+    plan: Plan
+    run_dir: RunDir
+    weights: dict[str, Path]  # weight field -> local path
+    estimate: memory.MemoryEstimate
+    cached: dict[str, int]  # stage -> items whose output is already cached
+    time_estimate: str = ""
+    result: RunResult | None = None  # None for a dry run
+
+
+def resolve_weights(cfg: RunConfig, download: bool) -> tuple[RunConfig, dict[str, Path]]:
+    """A copy of `cfg` whose weight references are local paths, and those paths by field.
+
+    Dry runs do not download (`download=False`) but still need the files: stage keys include the
+    identity of the weights, and the pipeline reads the checkpoint's config to plan.
+    """
+    found: dict[str, Path] = {}
+    for name in WEIGHT_FIELDS:
+        spec = getattr(cfg.model, name)
+        if spec:
+            found[name] = resolve(spec, cfg.paths.cache, offline=cfg.paths.hf_offline, download=download)
+    loras = []
+    for i, lora in enumerate(cfg.lora.stack):
+        found[f"lora.{i}"] = resolve(lora.weights, cfg.paths.cache, offline=cfg.paths.hf_offline, download=download)
+        loras.append(dataclasses.replace(lora, weights=str(found[f"lora.{i}"])))
+    model = dataclasses.replace(cfg.model, **{k: str(v) for k, v in found.items() if k in WEIGHT_FIELDS})
+    return dataclasses.replace(cfg, model=model, lora=dataclasses.replace(cfg.lora, stack=loras)), found
+
+
+def load_pipeline(cfg: RunConfig) -> list:
+    """The pipeline's stages for a weight-resolved `cfg` (reads checkpoint headers, loads no model)."""
+    # Imported here: the pipelines pull in every model module, which dry runs of other tools skip.
+    from ltxmlx.config.pipeline_config import to_pipeline_config
+    from ltxmlx.pipelines.factory import make_pipeline
+
+    return list(make_pipeline(to_pipeline_config(cfg)))
+
+
+def render(cfg: RunConfig, run_dir: Path, *, overrides: list[str], choices: dict,
+           progress=None, make_stages: Callable[[RunConfig], list] = load_pipeline) -> JobOutcome:
+    """Plan and (unless `cfg.runner.dry_run`) render `cfg` into `run_dir`."""
+    dry = cfg.runner.dry_run
+    rd = RunDir(run_dir)
+    rd.prepare()
+    resolved, weights = resolve_weights(cfg, download=not dry)
+    stages = make_stages(resolved)
+    est = memory.estimate(cfg, list(weights.values()))
+    n_seeds = len(expand_seeds(cfg))
+    batch = cfg.runner.batch_size
+    if batch == "auto":
+        batch = est.batch_size(cap=max(1, n_seeds * 4))
+        log.info("batch_size auto -> %d (budget %.1f GiB)", batch, est.budget_bytes / memory.GIB)
+    plan = build_plan(cfg, stages, batch, search_dirs=[jobs_dir()])
+    write_json_atomic(rd.plan, plan.to_json())
+    cache = StageCache(Path(cfg.runner.cache_dir).expanduser() if cfg.runner.cache_dir else rd.default_cache)
+    cached = {s.name: sum(cache.has(s.name, p.keys[s.name]) for p in plan.items) for s in stages[:-1]}
+    outcome = JobOutcome(plan, rd, weights, est, cached)
+    if dry:
+        outcome.time_estimate = history.describe(cfg, Path(cfg.output_root), len(plan.items))
+        return outcome
+    hash_cache = Path(cfg.paths.cache).expanduser() / "weight_hashes.json"
+    ids = {k: identity(p, hash_cache) for k, p in weights.items()}
+    for k, spec in [(n, getattr(cfg.model, n)) for n in WEIGHT_FIELDS] + \
+                   [(f"lora.{i}", lo.weights) for i, lo in enumerate(cfg.lora.stack)]:
+        if k in ids:
+            ids[k]["ref"] = spec
+    record = build_record(cfg, overrides=overrides, choices=choices, weights=ids, seeds=expand_seeds(cfg),
+                          item_ids=[p.item.id for p in plan.items], run_dir=rd.root)
+    write_json_atomic(rd.record, record)
+
+    def metadata(p) -> dict:
+        return {"id": p.item.id, "prompt": p.item.prompt, "seed": p.item.seed, "job": cfg.job_name,
+                "model": cfg.model.name, "pipeline": cfg.pipeline.name, "keys": p.keys,
+                "git": record["git"]["commit"], "tool": "ltxmlx"}
+
+    runner = Runner(stages, plan, rd, cache, order=cfg.runner.order, crf=cfg.runner.crf,
+                    contact_sheet=cfg.runner.contact_sheet, video_metadata=metadata, progress=progress)
+    outcome.result = runner.run()
+    return outcome

@@ -1,0 +1,46 @@
+"""`manifest.jsonl`: one JSON line per finished item, appended and flushed when its video is written.
+
+An item counts as finished on a rerun only if its line carries the same stage keys as the current
+plan and its video file exists; a torn last line (killed mid-write) is ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+
+class Manifest:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def entries(self) -> list[dict]:
+        if not self.path.is_file():
+            return []
+        out = []
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line torn by a kill; its item is simply not finished
+        return out
+
+    def finished(self, expected_keys: dict[str, dict[str, str]], root: Path) -> dict[str, dict]:
+        """Entries by item id whose keys match `expected_keys[id]` and whose video exists."""
+        done = {}
+        for e in self.entries():
+            iid = e.get("id")
+            if iid in expected_keys and e.get("keys") == expected_keys[iid] and (root / e.get("video", "")).is_file():
+                done[iid] = e
+        return done
+
+    def append(self, entry: dict) -> None:
+        line = json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n"
+        with open(self.path, "a", encoding="utf-8") as f:
+            # A previous run killed mid-line leaves no newline; start on a fresh line.
+            if f.tell() > 0 and not self.path.read_bytes().endswith(b"\n"):
+                f.write("\n")
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())

@@ -1,0 +1,161 @@
+"""Weight references -> local files: local paths, Hugging Face Hub files, and the tiny test model.
+
+A reference is one string:
+- a local path (`~` expanded): a file, or a folder for the text encoder;
+- `hf://owner/repo/path/in/repo.safetensors[@revision]`: one file through huggingface_hub's cache;
+- `hf://owner/repo[@revision]`: a whole repository snapshot (Gemma folders);
+- `tiny://<component>`: the deterministic random-weight model, written on first use into
+  `<cache>/tiny` by `ltxmlx.pipelines.tiny.ensure_tiny_checkpoints`.
+Offline mode (`paths.hf_offline` or `HF_HUB_OFFLINE=1`) only looks in the local Hub cache.
+A missing file raises `MissingWeightsError` naming the file and how to get it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ltxmlx.errors import LtxmlxError
+
+log = logging.getLogger(__name__)
+
+_HF = re.compile(r"^hf://(?P<repo>[^/@\s]+/[^/@\s]+)(?:/(?P<file>[^@\s]+))?(?:@(?P<rev>[^\s]+))?$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class MissingWeightsError(LtxmlxError):
+    """A weight file is not there; the message names it and says how to get it."""
+
+
+@dataclass(frozen=True)
+class WeightRef:
+    spec: str
+    kind: str  # "local", "hf_file", "hf_repo" or "tiny"
+    repo: str = ""
+    file: str = ""
+    revision: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.spec
+
+
+def parse(spec: str) -> WeightRef:
+    if not spec or not spec.strip():
+        raise MissingWeightsError("empty weight reference")
+    if spec.startswith("hf://"):
+        m = _HF.match(spec)
+        if not m:
+            raise MissingWeightsError(
+                f"bad Hugging Face reference {spec!r}; expected hf://owner/repo[/file][@revision]"
+            )
+        kind = "hf_file" if m.group("file") else "hf_repo"
+        return WeightRef(spec, kind, m.group("repo"), m.group("file") or "", m.group("rev"))
+    if spec.startswith("tiny://"):
+        return WeightRef(spec, "tiny", file=spec[len("tiny://"):])
+    return WeightRef(spec, "local", file=spec)
+
+
+def _offline(offline: bool) -> bool:
+    return offline or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+
+
+def _how_to_get(ref: WeightRef) -> str:
+    if ref.kind == "hf_file":
+        rev = f" --revision {ref.revision}" if ref.revision else ""
+        return f"download it with `hf download {ref.repo} {ref.file}{rev}` (or run once online)"
+    if ref.kind == "hf_repo":
+        return f"download it with `hf download {ref.repo}` (or run once online)"
+    return "check the path, or use an hf://owner/repo/file reference"
+
+
+def resolve(spec: str, cache_dir: str | Path, offline: bool = False, download: bool = True) -> Path:
+    """Local path of `spec`; downloads Hub files unless offline or `download` is False."""
+    ref = parse(spec)
+    if ref.kind == "local":
+        path = Path(ref.file).expanduser()
+        if not path.exists():
+            raise MissingWeightsError(f"weight file {str(path)!r} not found; {_how_to_get(ref)}")
+        return path.resolve()
+    if ref.kind == "tiny":
+        return _tiny(ref.file, Path(cache_dir).expanduser())
+    return _hub(ref, local_only=_offline(offline) or not download)
+
+
+def _hub(ref: WeightRef, local_only: bool) -> Path:
+    # Imported here: the Hub client is slow to import and not needed for local or tiny weights.
+    import huggingface_hub as hub
+    from huggingface_hub import errors
+    missing = (errors.LocalEntryNotFoundError, errors.EntryNotFoundError,
+               errors.RepositoryNotFoundError, errors.RevisionNotFoundError, errors.GatedRepoError)
+    try:
+        if ref.kind == "hf_file":
+            return Path(hub.hf_hub_download(ref.repo, ref.file, revision=ref.revision,
+                                            local_files_only=local_only))
+        return Path(hub.snapshot_download(ref.repo, revision=ref.revision, local_files_only=local_only))
+    except missing as e:
+        where = "not in the local Hugging Face cache (offline)" if local_only else "not available"
+        reason = type(e).__name__
+        raise MissingWeightsError(f"weights {ref.spec!r} {where} ({reason}); {_how_to_get(ref)}") from e
+
+
+def _tiny(component: str, cache_dir: Path) -> Path:
+    try:
+        tiny = importlib.import_module("ltxmlx.pipelines.tiny")
+    except ModuleNotFoundError as e:
+        raise MissingWeightsError(
+            f"tiny://{component} needs ltxmlx.pipelines.tiny, which this install lacks ({e})"
+        ) from e
+    paths = tiny.ensure_tiny_checkpoints(cache_dir / "tiny")
+    if component not in paths:
+        raise MissingWeightsError(
+            f"tiny model has no component {component!r}; it has: {', '.join(sorted(paths))}"
+        )
+    return Path(paths[component])
+
+
+def identity(path: Path, hash_cache: Path | None = None) -> dict:
+    """Size, mtime and sha256 of a weight file (folders: of each safetensors/json file in it).
+
+    Hub blobs are named by their sha256, so those are not re-hashed; other hashes are cached by
+    (path, size, mtime) in `hash_cache`, since hashing 40 GB takes minutes.
+    """
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.suffix in (".safetensors", ".json") and p.is_file())
+        return {"path": str(path), "files": {str(p.relative_to(path)): identity(p, hash_cache) for p in files}}
+    real = path.resolve()
+    st = real.stat()
+    info = {"path": str(path), "size": st.st_size, "mtime": int(st.st_mtime)}
+    if _SHA256.match(real.name) and real.parent.name == "blobs":
+        info["sha256"] = real.name
+        return info
+    key = f"{real}|{st.st_size}|{int(st.st_mtime)}"
+    known = _load_json(hash_cache) if hash_cache else {}
+    if key not in known:
+        h = hashlib.sha256()
+        with open(real, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 24), b""):
+                h.update(chunk)
+        known[key] = h.hexdigest()
+        if hash_cache:
+            _save_json(hash_cache, known)
+    info["sha256"] = known[key]
+    return info
+
+
+def _load_json(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _save_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)

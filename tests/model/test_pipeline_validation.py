@@ -1,0 +1,128 @@
+"""Bad pipeline input fails with a clear error before any model is built."""
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from safetensors.numpy import save_file
+
+from ltxmlx.components.guiders import GuiderParams
+from ltxmlx.conditioning.image_io import ImageInputError
+from ltxmlx.errors import ConfigError, ShapeError
+from ltxmlx.loader.lora import LoraError
+from ltxmlx.pipelines import factory
+from ltxmlx.pipelines.api import ImageCondition, RenderItem
+from ltxmlx.pipelines.config import LoraSpec, ModelFiles, PipelineConfig
+from ltxmlx.pipelines.factory import make_pipeline
+from ltxmlx.pipelines.render import render
+from ltxmlx.pipelines.validation import validate_items
+from tests.conftest import PARITY
+
+CKPT = PARITY / "19b" / "tiny_19b.safetensors"
+FILES = ModelFiles(str(CKPT), str(PARITY / "common" / "tiny_gemma3"),
+                   str(PARITY / "common" / "tiny_spatial_upscaler_x2.safetensors"),
+                   LoraSpec(str(PARITY / "19b" / "tiny_distilled_lora.safetensors")))
+GUIDER = GuiderParams(cfg_scale=3.0, stg_scale=1.0, stg_blocks=(1,), rescale_scale=0.7, modality_scale=3.0)
+
+
+def cfg(**kw) -> PipelineConfig:
+    base = {"kind": "two_stage", "files": FILES, "height": 64, "width": 128, "num_frames": 9, "steps": 2,
+                "video_guider": GUIDER, "audio_guider": GUIDER, "dtype": "float32"}
+    base.update(kw)
+    return PipelineConfig(**base)
+
+
+@pytest.fixture(autouse=True)
+def no_model_builds(monkeypatch):
+    """Any transformer build during these tests is a failure: validation must come first."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a model was built before validation finished")
+
+    monkeypatch.setattr("ltxmlx.pipelines.diffusion_stage.build_transformer", refuse)
+
+
+def test_valid_config_makes_the_five_stages():
+    names = [s.name for s in make_pipeline(cfg())]
+    assert names == ["text", "stage1", "upsample", "stage2", "decode"]
+    assert [s.name for s in make_pipeline(cfg(kind="one_stage", files=replace(FILES, distilled_lora=None)))] == [
+        "text", "stage1", "decode"]
+
+
+@pytest.mark.parametrize("kw, key", [
+    ({"height": 96}, "height"),  # two-stage needs multiples of 64
+    ({"width": 32}, "width"),
+    ({"num_frames": 10}, "num_frames"),
+    ({"fps": 0.0}, "fps"),
+    ({"steps": 0}, "steps"),
+    ({"max_batch_size": 0}, "max_batch_size"),
+    ({"dtype": "int8"}, "dtype"),
+    ({"stage1_sigmas": (1.0, 0.5)}, "stage1_sigmas"),  # must end in 0
+    ({"video_guider": replace(GUIDER, cfg_scale=-1.0)}, "video_guider.cfg_scale"),
+    ({"audio_guider": replace(GUIDER, stg_scale=math.nan)}, "audio_guider.stg_scale"),
+    ({"video_guider": replace(GUIDER, rescale_scale=1.5)}, "video_guider.rescale_scale"),
+    ({"video_guider": replace(GUIDER, modality_scale=math.inf)}, "video_guider.modality_scale"),
+    ({"files": replace(FILES, distilled_lora=None)}, "files.distilled_lora"),
+    ({"files": replace(FILES, spatial_upsampler="/nonexistent/up.safetensors")}, "files.spatial_upsampler"),
+    ({"kind": "distilled", "files": replace(FILES, distilled_lora=None)}, "video_guider"),
+])
+def test_bad_config_is_refused_naming_the_key(kw, key):
+    with pytest.raises(ConfigError) as e:
+        make_pipeline(cfg(**kw))
+    assert e.value.key == key
+
+
+def test_one_stage_accepts_multiples_of_32():
+    make_pipeline(cfg(kind="one_stage", height=96, width=160, files=replace(FILES, distilled_lora=None)))
+
+
+def test_stg_block_outside_the_model_is_refused():
+    with pytest.raises(ConfigError, match="stg_blocks"):
+        make_pipeline(cfg(video_guider=replace(GUIDER, stg_blocks=(2,))))  # the tiny model has 2 blocks
+
+
+def test_lora_for_another_model_is_refused(tmp_path):
+    other = tmp_path / "other_lora.safetensors"
+    rng = np.random.default_rng(0)
+    save_file({"diffusion_model.unet.down.0.proj.lora_A.weight": rng.standard_normal((2, 8)).astype(np.float32),
+               "diffusion_model.unet.down.0.proj.lora_B.weight": rng.standard_normal((8, 2)).astype(np.float32)},
+              str(other))
+    with pytest.raises(LoraError, match="matches no weight"):
+        make_pipeline(cfg(loras=(LoraSpec(str(other)),)))
+
+
+def test_lora_with_wrong_shapes_is_refused(tmp_path):
+    wrong = tmp_path / "wide_lora.safetensors"
+    rng = np.random.default_rng(0)
+    module = "diffusion_model.transformer_blocks.0.attn1.to_q"
+    save_file({f"{module}.lora_A.weight": rng.standard_normal((2, 4096)).astype(np.float32),
+               f"{module}.lora_B.weight": rng.standard_normal((4096, 2)).astype(np.float32)}, str(wrong))
+    with pytest.raises(ShapeError):
+        make_pipeline(cfg(loras=(LoraSpec(str(wrong)),)))
+
+
+def test_keyframe_outside_the_video_is_refused(tmp_path):
+    item = RenderItem("x", "p", "n", 1, (ImageCondition(str(tmp_path / "a.png"), frame=9),))
+    with pytest.raises(ConfigError, match="frame"):
+        validate_items(cfg(), [item])
+
+
+def test_missing_image_is_refused_before_rendering(tmp_path):
+    item = RenderItem("x", "p", "n", 1, (ImageCondition(str(tmp_path / "missing.png")),))
+    with pytest.raises(ImageInputError, match="not found"):
+        render(cfg(), [item])
+
+
+def test_file_that_is_not_an_image_is_refused(tmp_path):
+    fake = tmp_path / "notes.png"
+    fake.write_text("this is text, not pixels")
+    item = RenderItem("x", "p", "n", 1, (ImageCondition(str(fake)),))
+    with pytest.raises(ImageInputError, match="not a readable image"):
+        render(cfg(), [item])
+
+
+def test_default_guidance_comes_from_the_model_version():
+    r = factory.resolve(cfg(video_guider=None, audio_guider=None, steps=None), factory.CheckpointInfo.read(CKPT))
+    assert r.guidance.video.stg_blocks == (29,)  # LTX-2 (model_version 2.0.0) perturbs block 29
+    assert len(r.stage1_sigmas) == 41  # 40 steps for LTX-2
