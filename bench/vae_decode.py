@@ -3,7 +3,7 @@
 121 frames (latent 16) at 512x768 and 1024x1536, untiled, with the official default tiling
 (10-latent temporal chunks overlapping by 4, 24-latent spatial tiles overlapping by 2: "fixed-tiling") and with the
 automatic, memory-budgeted tiling. Each case: warm-ups, then timed runs that consume every chunk
-as the runner does (mx.eval per chunk); median seconds and peak memory (reset per case), next to
+as the pipelines' decode stage does (mx.eval per tile and per chunk); median seconds and peak memory (reset per case), next to
 the decoder's own peak estimate (to calibrate `ltxmlx.model.video_vae.memory`).
 
     python bench/vae_decode.py                 # on the GPU machine
@@ -31,7 +31,7 @@ from ltxmlx.model.video_vae import (
     VideoDecoder,
     VideoDecoderConfig,
     choose_tiling,
-    decode_video,
+    decode_steps,
     estimate_decode_bytes,
 )
 
@@ -67,11 +67,12 @@ def make_decoder(vae: dict, seed: int) -> VideoDecoder:
 
 
 def run_decode(decoder: VideoDecoder, latent: mx.array, tiling, budget: int | None) -> int:
-    """Consume every chunk as the runner does (evaluate, then drop); returns the frame count."""
+    """Evaluate every step as the decode stage does (each tile, then each chunk); returns the frame count."""
     frames = 0
-    for chunk in decode_video(decoder, latent, tiling=tiling, memory_budget=budget):
-        mx.eval(chunk)
-        frames += chunk.shape[1]
+    for step in decode_steps(decoder, latent, tiling=tiling, memory_budget=budget):
+        mx.eval(step.state)
+        if step.frames is not None:
+            frames += step.frames.shape[1]
     return frames
 
 

@@ -13,6 +13,8 @@ from typing import Any, Generator, Protocol, runtime_checkable
 
 import mlx.core as mx
 
+from ltxmlx.errors import LtxmlxError
+
 
 @dataclass(frozen=True)
 class ImageCondition:
@@ -45,6 +47,10 @@ class StepEvent:
 
 
 StageOutputs = list[dict[str, mx.array]]
+
+
+class StageContractError(LtxmlxError):
+    """A stage broke the contract below (e.g. returned the wrong number of outputs)."""
 
 
 @runtime_checkable

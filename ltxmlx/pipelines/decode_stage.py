@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import mlx.core as mx
 
 from ltxmlx.loader import build
-from ltxmlx.model.video_vae.decode import AUTO, decode_video
+from ltxmlx.model.video_vae.decode import AUTO, decode_steps
 from ltxmlx.pipelines.api import RenderItem, StageOutputs, StepEvent
 from ltxmlx.pipelines.config import PipelineConfig
 from ltxmlx.pipelines.models import CheckpointInfo, file_identity, mx_dtype
@@ -73,11 +73,14 @@ class DecodeStage:
         for i, x in enumerate(inputs):
             chunks = []
             latent = x["video_latent"].astype(mx_dtype(self.cfg.dtype))
-            for chunk in decode_video(self._video, latent, AUTO, self._budget()):
-                chunks.append(chunk[0])
-                yield StepEvent(self.name, i, total, {"frames": chunk[0]})
-            frames = mx.concatenate(chunks, axis=0) if len(chunks) > 1 else chunks[0]
-            out = {"video": to_uint8(frames)}
+            for step in decode_steps(self._video, latent, AUTO, self._budget()):
+                if step.frames is None:  # a spatial tile accumulated: evaluate before the next one
+                    yield StepEvent(self.name, i, total, {"tile": step.state})
+                    continue
+                # keep only the uint8 frames; the float chunk is freed once the caller evaluated both
+                chunks.append(to_uint8(step.frames[0]))
+                yield StepEvent(self.name, i, total, {"frames": step.frames[0], "uint8": chunks[-1], "carry": step.state})
+            out = {"video": mx.concatenate(chunks, axis=0) if len(chunks) > 1 else chunks[0]}
             if self.cfg.audio:
                 mel = self._audio(x["audio_latent"].astype(self._audio.conv_in.conv.weight.dtype))
                 waveform = self._vocoder(mel).astype(mx.float32)

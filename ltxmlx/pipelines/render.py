@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import mlx.core as mx
 import numpy as np
 
-from ltxmlx.pipelines.api import RenderItem, Stage, StepEvent
+from ltxmlx.pipelines.api import RenderItem, Stage, StageContractError, StepEvent
 from ltxmlx.pipelines.config import PipelineConfig
 from ltxmlx.pipelines.factory import make_pipeline
 from ltxmlx.pipelines.validation import validate_items
@@ -58,8 +58,9 @@ def run_stage(stage: Stage, items: list[RenderItem], inputs: list[dict],
         mx.eval(event.state)
         if on_event is not None:
             on_event(event)
-    if len(outputs) != len(items):
-        raise RuntimeError(f"stage {stage.name!r} returned {len(outputs)} outputs for {len(items)} items")
+    if not isinstance(outputs, list) or len(outputs) != len(items):
+        got = len(outputs) if isinstance(outputs, list) else type(outputs).__name__
+        raise StageContractError(f"stage {stage.name!r} returned {got} outputs for a batch of {len(items)}")
     mx.eval(outputs)
     return outputs
 

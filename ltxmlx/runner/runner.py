@@ -21,10 +21,11 @@ import mlx.core as mx
 import numpy as np
 
 from ltxmlx.config.plan import Plan, PlannedItem, shape_signature
-from ltxmlx.errors import LtxmlxError, ShapeError
+from ltxmlx.errors import ShapeError
 from ltxmlx.media.contact_sheet import SheetCell, save_thumbnail, write_contact_sheet
 from ltxmlx.media.video import write_mp4
-from ltxmlx.pipelines.api import Stage
+from ltxmlx.pipelines.api import Stage, StageContractError
+from ltxmlx.pipelines.render import run_stage
 from ltxmlx.runner import memory
 from ltxmlx.runner.manifest import Manifest
 from ltxmlx.runner.outputs import RunDir
@@ -32,10 +33,6 @@ from ltxmlx.runner.progress import NullProgress
 from ltxmlx.runner.stage_cache import StageCache
 
 log = logging.getLogger(__name__)
-
-
-class StageContractError(LtxmlxError):
-    """A stage returned something other than what the pipeline contract promises."""
 
 
 @dataclass
@@ -166,19 +163,8 @@ class Runner:
         memory.reset_peak()
         t0 = time.perf_counter()
         self.progress.start_batch(len(batch))
-        gen = stage.run([p.item for p in batch], inputs)
-        while True:
-            try:
-                event = next(gen)
-            except StopIteration as stop:
-                outputs = stop.value
-                break
-            mx.eval(event.state)
-            self.progress.step(event.step, event.total)
-        if not isinstance(outputs, list) or len(outputs) != len(batch):
-            got = len(outputs) if isinstance(outputs, list) else type(outputs).__name__
-            raise StageContractError(f"stage {stage.name!r} returned {got} outputs for a batch of {len(batch)}")
-        mx.eval(outputs)
+        outputs = run_stage(stage, [p.item for p in batch], inputs,
+                            on_event=lambda event: self.progress.step(event.step, event.total))
         return outputs, time.perf_counter() - t0, memory.peak_bytes()
 
     def _finish_item(self, stage: Stage, p: PlannedItem, out: dict) -> None:

@@ -1,14 +1,17 @@
 """Chunked video decoding: latent -> RGB frames in [0, 1], streamed by temporal chunks, optionally
 tiled in space and time so that peak memory stays bounded.
 
-Nothing is evaluated here (the caller evaluates). To keep memory bounded the caller must evaluate
-each yielded chunk before asking for the next one: the overlap carried into the next chunk is a
-slice of the evaluated accumulator, so nothing is decoded twice.
+Nothing is evaluated here (the caller evaluates). `decode_steps` yields one step per spatial tile and
+one per finished chunk; evaluating each step's `state` before asking for the next keeps at most one
+tile's activations alive (MLX allocates a graph's buffers as it is scheduled, so one lazy graph over
+all tiles would hold them all). The overlap carried into the next chunk is a slice of the evaluated
+accumulator, so nothing is decoded twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
 
 import mlx.core as mx
 
@@ -22,6 +25,15 @@ AUTO = "auto"
 UNTILED_CHUNK_FRAMES = 24
 
 
+@dataclass(frozen=True)
+class DecodeStep:
+    """state: arrays the caller must evaluate before the next step; frames: a finished RGB chunk
+    (B, f, H, W, 3) float32 in [0, 1], or None while a chunk is still being accumulated."""
+
+    state: object
+    frames: mx.array | None = None
+
+
 def to_rgb(pixels: mx.array) -> mx.array:
     """Decoder output in ~[-1, 1] -> float32 RGB in [0, 1] = clamp((x + 1) / 2)."""
     return mx.clip((pixels.astype(mx.float32) + 1.0) * 0.5, 0.0, 1.0)
@@ -33,6 +45,19 @@ def decode_video(
     tiling: TilingConfig | str | None = AUTO,
     memory_budget: int | None = None,
 ) -> Iterator[mx.array]:
+    """The finished chunks of `decode_steps` (for callers that evaluate only what they keep; bounded
+    memory needs every step evaluated, as the pipelines' decode stage does)."""
+    for step in decode_steps(decoder, latent, tiling, memory_budget):
+        if step.frames is not None:
+            yield step.frames
+
+
+def decode_steps(
+    decoder: VideoDecoder,
+    latent: mx.array,
+    tiling: TilingConfig | str | None = AUTO,
+    memory_budget: int | None = None,
+) -> Iterator[DecodeStep]:
     """Decode a normalized latent (B, C, F', H', W') (official layout) into chunks of RGB frames
     (B, f, H, W, 3), float32 in [0, 1], in temporal order; the chunks concatenate to F = 8(F'-1)+1
     frames (for the LTX factors).
@@ -50,7 +75,8 @@ def decode_video(
     if tiling is None:
         pixels = decoder.decode(z)  # evaluated with the first chunk, then only sliced
         for start in range(0, pixels.shape[1], UNTILED_CHUNK_FRAMES):
-            yield to_rgb(pixels[:, start : start + UNTILED_CHUNK_FRAMES])
+            frames = to_rgb(pixels[:, start : start + UNTILED_CHUNK_FRAMES])
+            yield DecodeStep(frames, frames)
         return
     yield from tiled_decode(decoder, z, tiling)
 
@@ -65,16 +91,16 @@ def _plans(decoder: VideoDecoder, shape: tuple[int, ...], tiling: TilingConfig) 
     )
 
 
-def tiled_decode(decoder: VideoDecoder, z: mx.array, tiling: TilingConfig) -> Iterator[mx.array]:
-    """Channels-last latent (B, F', H', W', C) -> RGB chunks (B, f, H, W, 3) in [0, 1], one per temporal
-    tile: each chunk holds the frames no later tile touches."""
+def tiled_decode(decoder: VideoDecoder, z: mx.array, tiling: TilingConfig) -> Iterator[DecodeStep]:
+    """Channels-last latent (B, F', H', W', C) -> steps whose frames are RGB chunks (B, f, H, W, 3) in
+    [0, 1], one per temporal tile: each chunk holds the frames no later tile touches."""
     pt, ph, pw = _plans(decoder, z.shape, tiling)
     wh = mx.array(ph.weights)[:, None, None]
     ww = mx.array(pw.weights)[None, :, None]
     height, width = len(ph.weights), len(pw.weights)
     carry = None  # blended-but-unfinished frames of earlier tiles, starting at this tile's first frame
     for i, (tiv, t0, tmask) in enumerate(zip(pt.intervals, pt.offsets, pt.masks)):
-        acc = _decode_group(decoder, z, tiv, tmask, ph, pw, height, width)
+        acc = yield from _decode_group(decoder, z, tiv, tmask, ph, pw, height, width)
         if carry is not None:
             n = carry.shape[1]
             acc = mx.concatenate([acc[:, :n] + carry, acc[:, n:]], axis=1)
@@ -82,11 +108,15 @@ def tiled_decode(decoder: VideoDecoder, z: mx.array, tiling: TilingConfig) -> It
         done = end - t0
         carry = acc[:, done:] if done < acc.shape[1] else None
         wt = mx.array(pt.weights[t0:end])[:, None, None, None]
-        yield to_rgb(acc[:, :done] / (wt * wh * ww))
+        frames = to_rgb(acc[:, :done] / (wt * wh * ww))
+        yield DecodeStep([frames] if carry is None else [frames, carry], frames)
 
 
-def _decode_group(decoder, z, tiv, tmask, ph: AxisPlan, pw: AxisPlan, height: int, width: int) -> mx.array:
-    """Masked sum of the spatial tiles of one temporal tile: (B, frames, H, W, 3) float32."""
+def _decode_group(
+    decoder, z, tiv, tmask, ph: AxisPlan, pw: AxisPlan, height: int, width: int
+) -> Generator[DecodeStep, None, mx.array]:
+    """Masked sum of the spatial tiles of one temporal tile: (B, frames, H, W, 3) float32, with a step
+    after each tile so that only one tile's activations are alive at a time."""
     mt = mx.array(tmask)[:, None, None, None]
     canvas = None
     for hiv, h0, hmask in zip(ph.intervals, ph.offsets, ph.masks):
@@ -100,4 +130,5 @@ def _decode_group(decoder, z, tiv, tmask, ph: AxisPlan, pw: AxisPlan, height: in
                 canvas = mx.zeros((out.shape[0], out.shape[1], height, width, out.shape[4]), dtype=mx.float32)
             hs, ws = slice(h0, h0 + out.shape[2]), slice(w0, w0 + out.shape[3])
             canvas[:, :, hs, ws] = canvas[:, :, hs, ws] + out
+            yield DecodeStep(canvas)
     return canvas
