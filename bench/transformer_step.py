@@ -74,7 +74,10 @@ def random_bf16_model(cfg: TransformerConfig, seed: int = 0) -> LTXModel:
     return model
 
 
-def make_inputs(cfg: TransformerConfig, grid, ta: int, s: int, batch: int, key) -> tuple[Modality, Modality]:
+def make_inputs(
+    cfg: TransformerConfig, grid, ta: int, s: int, batch: int, key, per_item: bool = False
+) -> tuple[Modality, Modality]:
+    """per_item: (B, 1, 1) timesteps (the uniform-noise fast path) instead of per-token (B, T, 1)."""
     f, h, w = grid
     tv = f * h * w
     k = mx.random.split(key, 4)
@@ -89,14 +92,14 @@ def make_inputs(cfg: TransformerConfig, grid, ta: int, s: int, batch: int, key) 
     video = Modality(
         latent=mx.random.normal((batch, tv, cfg.in_channels), key=k[0]),
         sigma=sigma,
-        timesteps=mx.full((batch, tv, 1), 0.7),
+        timesteps=mx.full((batch, 1 if per_item else tv, 1), 0.7),
         positions=mx.broadcast_to(vpos[None].astype(mx.float32), (batch, 3, tv, 2)),
         context=mx.random.normal((batch, s, cfg.video_context_dim), dtype=mx.bfloat16, key=k[1]),
     )
     audio = Modality(
         latent=mx.random.normal((batch, ta, cfg.audio_in_channels), key=k[2]),
         sigma=sigma,
-        timesteps=mx.full((batch, ta, 1), 0.7),
+        timesteps=mx.full((batch, 1 if per_item else ta, 1), 0.7),
         positions=mx.broadcast_to(apos[None].astype(mx.float32), (batch, 1, ta, 2)),
         context=mx.random.normal((batch, s, cfg.audio_context_dim), dtype=mx.bfloat16, key=k[3]),
     )
@@ -124,6 +127,10 @@ def main() -> None:
     ap.add_argument("--small", action="store_true", help="tiny widths and shapes (CPU smoke run)")
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--timesteps", default="per_token,per_item",
+                    help="comma list: per_token ((B,T,1), exact general path), per_item ((B,1,1) fast path)")
+    ap.add_argument("--headroom-gib", type=float, default=None,
+                    help="mx.set_memory_limit(weights + this): eval waits for the GPU instead of running ahead")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
 
@@ -144,8 +151,12 @@ def main() -> None:
     print(f"built {cfg.num_layers}-layer model in {time.perf_counter() - t0:.1f}s "
           f"({mx.get_active_memory() / 2**30:.1f} GiB active)", flush=True)
 
+    weights_gib = mx.get_active_memory() / 2**30
+    if args.headroom_gib is not None:
+        mx.set_memory_limit(int((weights_gib + args.headroom_gib) * 2**30))
     dev = device_name()
     rows = []
+    modes = [t.strip() for t in args.timesteps.split(",") if t.strip()]
     for case in [c.strip() for c in args.cases.split(",") if c.strip()]:
         m = re.fullmatch(r"(s[12])b(\d+)", case)
         if not m:
@@ -153,30 +164,43 @@ def main() -> None:
         stage, batch = m.group(1), int(m.group(2))
         grid, ta, s = shapes[stage]
         tv = grid[0] * grid[1] * grid[2]
-        video, audio = make_inputs(cfg, grid, ta, s, batch, mx.random.key(1))
-        mx.reset_peak_memory()
-        times = []
-        for i in range(args.warmup + args.runs):
-            start = time.perf_counter()
-            mx.eval(model(video, audio))
-            if i >= args.warmup:
-                times.append((time.perf_counter() - start) * 1e3)
-        median = statistics.median(times)
-        flop = forward_flops(cfg, tv, ta, s, batch)
-        rows.append({
-            "case": case, "batch": batch, "video_tokens": tv, "audio_tokens": ta, "text_tokens": s,
-            "median_ms": round(median, 2), "times_ms": [round(t, 2) for t in times],
-            "peak_gib": round(mx.get_peak_memory() / 2**30, 3), "flop": flop,
-            "tflops_per_s": float(f"{flop / 1e12 / (median / 1e3):.4g}"),
-        })
-        r = rows[-1]
-        print(f"{case:6} B={batch} Tv={tv:6} {r['median_ms']:10.1f} ms  {flop / 1e12:9.4g} TFLOP  "
-              f"{flop / 1e12 / (median / 1e3):7.4g} TFLOP/s  peak {r['peak_gib']:.2f} GiB", flush=True)
-        del video, audio
+        for mode in modes:
+            if mode not in ("per_token", "per_item"):
+                raise SystemExit(f"bad timesteps mode {mode!r}")
+            video, audio = make_inputs(cfg, grid, ta, s, batch, mx.random.key(1), per_item=mode == "per_item")
+            mx.clear_cache()
+            mx.reset_peak_memory()
+            times, builds = [], []
+            for i in range(args.warmup + args.runs):
+                start = time.perf_counter()
+                out = model(video, audio)
+                built = time.perf_counter()
+                mx.eval(out)
+                del out
+                if i >= args.warmup:
+                    times.append((time.perf_counter() - start) * 1e3)
+                    builds.append((built - start) * 1e3)
+            median = statistics.median(times)
+            flop = forward_flops(cfg, tv, ta, s, batch)
+            peak = mx.get_peak_memory() / 2**30
+            rows.append({
+                "case": case, "timesteps": mode, "batch": batch, "video_tokens": tv, "audio_tokens": ta,
+                "text_tokens": s, "median_ms": round(median, 2), "times_ms": [round(t, 2) for t in times],
+                "graph_build_ms": round(statistics.median(builds), 2),
+                "peak_gib": round(peak, 3), "peak_over_weights_gib": round(peak - weights_gib, 3), "flop": flop,
+                "tflops_per_s": float(f"{flop / 1e12 / (median / 1e3):.4g}"),
+            })
+            r = rows[-1]
+            print(f"{case:6} {mode:9} B={batch} Tv={tv:6} {r['median_ms']:9.1f} ms (build {r['graph_build_ms']:5.1f})  "
+                  f"{flop / 1e12:8.4g} TFLOP {r['tflops_per_s']:6.4g} TFLOP/s  peak {peak:.2f} GiB "
+                  f"(+{r['peak_over_weights_gib']:.2f})", flush=True)
+            del video, audio
 
     result = {
         "benchmark": "transformer_step", "device": dev, "mlx_version": mx.__version__,
         "layers": cfg.num_layers, "small": args.small, "dtype": "bfloat16",
+        "weights_gib": round(weights_gib, 3), "headroom_gib": args.headroom_gib,
+        "flop_note": "per-token AdaLN counted in every row (official HEAD semantics), also for per_item",
         "warmup": args.warmup, "runs": args.runs, "cases": rows,
     }
     slug = re.sub(r"[^A-Za-z0-9]+", "_", dev).strip("_")

@@ -1,10 +1,8 @@
 """`python -m ltxmlx.run +job=smoke` end to end on the tiny model: videos, records, resume after
-SIGKILL, replay and multirun. Needs the real pipelines (`ltxmlx.pipelines.make_pipeline` and
-`ltxmlx.pipelines.tiny`); skipped, not passed, when this install lacks them."""
+SIGKILL, replay and multirun."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -20,13 +18,6 @@ from ltxmlx.media.probe import decode_video, probe
 
 REPO = Path(__file__).resolve().parents[2]
 SMOKE_FRAMES, SMOKE_FPS = 17, 24.0
-
-
-def _pipelines_available() -> bool:
-    return all(importlib.util.find_spec(f"ltxmlx.pipelines.{m}") is not None for m in ("factory", "tiny"))
-
-
-pytestmark = pytest.mark.skipif(not _pipelines_available(), reason="ltxmlx.pipelines (factory, tiny) not present")
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 import mlx.core as mx
 import numpy as np
@@ -105,6 +106,21 @@ def test_bfloat16_forward_tracks_float32(gen):
     for lo, hi in ((v16, v32), (a16, a32)):
         err = np.abs(np.array(lo.astype(mx.float32)) - np.array(hi)).max()
         assert err <= 0.05 * np.abs(np.array(hi)).max()
+
+
+@pytest.mark.parametrize("gen", ["19b", "22b"])
+def test_per_item_timesteps_equal_uniform_per_token_timesteps(gen):
+    """The (B, 1, 1) fast path broadcasts the same modulation the (B, T, 1) form computes per token."""
+    model = _model(gen)
+    video, audio = _inputs(model, 2)
+    uniform_v = replace(video, timesteps=mx.broadcast_to(video.sigma[:, None, None], video.timesteps.shape))
+    fast_v, fast_a = replace(video, timesteps=video.sigma[:, None, None]), replace(audio, timesteps=audio.sigma[:, None, None])
+    ref_v, ref_a = model(uniform_v, audio)
+    got_v, got_a = model(fast_v, fast_a)
+    _close(got_v, ref_v, 1e-5)
+    _close(got_a, ref_a, 1e-5)
+    cond_v, _ = model(video, audio)  # the conditioned first frame must still change the result
+    assert np.abs(np.array(cond_v) - np.array(ref_v)).max() > 1e-4
 
 
 @pytest.mark.parametrize("gen", ["19b", "22b"])

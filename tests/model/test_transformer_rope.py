@@ -27,9 +27,9 @@ def test_tables_are_frequency_major_axis_minor_and_front_padded():
     frac = positions_to_fractions(positions, max_pos)
     grid = freq_grid(10000.0, 32, 3)
     cos, sin = split_rope_tables(frac, grid, 32, 2)
-    assert cos.shape == sin.shape == (1, 2, 2, 8)
-    flat_cos = np.array(cos.transpose(0, 2, 1, 3).reshape(1, 2, 16))
-    flat_sin = np.array(sin.transpose(0, 2, 1, 3).reshape(1, 2, 16))
+    assert cos.shape == sin.shape == (1, 2, 2, 8)  # (B, T, heads, half/heads), token-major
+    flat_cos = np.array(cos.reshape(1, 2, 16))
+    flat_sin = np.array(sin.reshape(1, 2, 16))
     assert (flat_cos[..., 0] == 1).all() and (flat_sin[..., 0] == 0).all()
     # Angles reach ~1.5e4 rad, so the reference repeats the float32 arithmetic before cos/sin.
     mid = np.array([[1, 3], [32, 96], [64, 16]], np.float32) / np.array(max_pos, np.float32)[:, None]  # (axes, T)

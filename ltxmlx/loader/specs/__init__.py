@@ -36,15 +36,10 @@ class ComponentSpec:
 
 
 def registry() -> dict[str, ComponentSpec]:
+    """Every component of every family (imported on first use: each family pulls in its models)."""
     out: dict[str, ComponentSpec] = {}
     for family in _FAMILIES:
-        try:
-            module = importlib.import_module(f"ltxmlx.loader.specs.{family}")
-        except ModuleNotFoundError as e:
-            if e.name != f"ltxmlx.loader.specs.{family}":
-                raise
-            continue
-        out.update(module.SPECS)
+        out.update(importlib.import_module(f"ltxmlx.loader.specs.{family}").SPECS)
     return out
 
 

@@ -44,8 +44,9 @@ class Attention(nn.Module):
         return "to_gate_logits" in self
 
     def _heads(self, x: mx.array) -> mx.array:
+        """(B, T, H*Dh) -> (B, T, H, Dh), a free reshape; RoPE runs in this layout."""
         b, t, _ = x.shape
-        return x.reshape(b, t, self.heads, self.dim_head).transpose(0, 2, 1, 3)
+        return x.reshape(b, t, self.heads, self.dim_head)
 
     def __call__(
         self,
@@ -59,7 +60,7 @@ class Attention(nn.Module):
     ) -> mx.array:
         """x: (B, T, query_dim); context: (B, S, context_dim) or None for self-attention.
 
-        pe / k_pe: (cos, sin) each (B, heads, T|S, dim_head/2); k_pe defaults to pe.
+        pe / k_pe: (cos, sin) each (B, T|S, heads, dim_head/2); k_pe defaults to pe.
         mask: additive (or boolean) mask broadcastable to (B, heads, T, S).
         keep: (B, 1, 1) perturbation keep-mask, ``out = attn*keep + to_v(context)*(1-keep)``.
         skip_attention: every sample perturbed: ``out = to_v(context)``, q/k never computed.
@@ -82,7 +83,10 @@ class Attention(nn.Module):
             if pe is not None:
                 q = apply_split_rope(q, *pe)
                 k = apply_split_rope(k, *(pe if k_pe is None else k_pe))
-            out = mx.fast.scaled_dot_product_attention(q, k, self._heads(v), scale=self.dim_head**-0.5, mask=mask)
+            # SDPA takes (B, H, T, Dh) views of the token-major tensors and writes its output in q's
+            # memory layout, so transposing back to (B, T, H*Dh) needs no copy.
+            q, k, vh = (a.transpose(0, 2, 1, 3) for a in (q, k, self._heads(v)))
+            out = mx.fast.scaled_dot_product_attention(q, k, vh, scale=self.dim_head**-0.5, mask=mask)
             out = out.transpose(0, 2, 1, 3).reshape(b, t, -1)
             if keep is not None:
                 out = out * keep + v * (1 - keep)

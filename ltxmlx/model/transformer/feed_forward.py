@@ -5,6 +5,8 @@ from __future__ import annotations
 import mlx.core as mx
 import mlx.nn as nn
 
+from ltxmlx.model.transformer import ops
+
 
 class GELUApprox(nn.Module):
     """``proj`` linear followed by the tanh-approximated GELU."""
@@ -14,7 +16,7 @@ class GELUApprox(nn.Module):
         self.proj = nn.Linear(dim_in, dim_out)
 
     def __call__(self, x: mx.array) -> mx.array:
-        return nn.gelu_approx(self.proj(x))
+        return ops.gelu_tanh(self.proj(x))
 
 
 class FeedForward(nn.Module):

@@ -47,8 +47,9 @@ def split_rope_tables(fractions: mx.array, grid: mx.array, inner_dim: int, heads
 
     fractions: (B, n_axes, T) float32 positions already divided by max_pos (midpoints).
     grid: (F,) from :func:`freq_grid`.
-    Returns (cos, sin), each (B, heads, T, inner_dim // heads // 2) float32. Angles are laid out
-    frequency-major, axis-minor and front-padded with the identity rotation to inner_dim // 2.
+    Returns (cos, sin), each (B, T, heads, inner_dim // heads // 2) float32, token-major like the
+    projected q/k, so the rotation reads contiguous rows. Angles are laid out frequency-major,
+    axis-minor and front-padded with the identity rotation to inner_dim // 2.
     """
     if fractions.ndim != 3:
         raise ShapeError(f"RoPE fractions: expected (B, n_axes, T), got {tuple(fractions.shape)}")
@@ -67,9 +68,7 @@ def split_rope_tables(fractions: mx.array, grid: mx.array, inner_dim: int, heads
     if pad:
         cos = mx.concatenate([mx.ones((b, t, pad), dtype=cos.dtype), cos], axis=-1)
         sin = mx.concatenate([mx.zeros((b, t, pad), dtype=sin.dtype), sin], axis=-1)
-    cos = cos.reshape(b, t, heads, half // heads).transpose(0, 2, 1, 3)
-    sin = sin.reshape(b, t, heads, half // heads).transpose(0, 2, 1, 3)
-    return cos, sin
+    return cos.reshape(b, t, heads, half // heads), sin.reshape(b, t, heads, half // heads)
 
 
 @mx.compile
@@ -83,11 +82,11 @@ def _rotate(x: mx.array, cos: mx.array, sin: mx.array) -> mx.array:
 def apply_split_rope(x: mx.array, cos: mx.array, sin: mx.array) -> mx.array:
     """Rotate the two halves of each head: ``[x1*cos - x2*sin, x2*cos + x1*sin]``.
 
-    x: (B, H, T, Dh); cos, sin: (B or 1, H, T, Dh/2). Returns x's shape and dtype.
+    x: (B, T, H, Dh); cos, sin: (B or 1, T, H, Dh/2). Returns x's shape and dtype.
     """
     if cos.shape != sin.shape or x.ndim != 4 or cos.ndim != 4 or cos.shape[1:] != (*x.shape[1:3], x.shape[3] // 2):
         raise ShapeError(
-            f"RoPE: expected x (B, H, T, Dh) with cos/sin (B, H, T, Dh/2), got x {tuple(x.shape)}, "
+            f"RoPE: expected x (B, T, H, Dh) with cos/sin (B, T, H, Dh/2), got x {tuple(x.shape)}, "
             f"cos {tuple(cos.shape)}, sin {tuple(sin.shape)}"
         )
     return _rotate(x, cos, sin)

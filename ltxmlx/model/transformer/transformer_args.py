@@ -18,9 +18,9 @@ class StreamArgs:
 
     x: (B, T, D) patchified tokens.  context: (B, S, D) text context.
     timestep: (B, T, c*D) AdaLN modulation.  embedded_timestep: (B, T, D) for the output head.
-    pe: (cos, sin) each (B, H, T, Dh/2).  prompt_timestep: (B, 1, 2*D) or None (cross-attn AdaLN).
+    pe: (cos, sin) each (B, T, H, Dh/2).  prompt_timestep: (B, 1, 2*D) or None (cross-attn AdaLN).
     AV cross-attention (None when the other stream is absent): cross_pe (cos, sin) each
-    (B, H, T, Dav/H/2) from the time axis; cross_scale_shift (B, T, 4*D) from this stream's
+    (B, T, H, Dav/H/2) from the time axis; cross_scale_shift (B, T, 4*D) from this stream's
     per-token timesteps; cross_gate (B, 1, D) from the other stream's sigma.
     """
 

@@ -24,6 +24,10 @@ def _modality(case, name: str) -> Modality:
     return Modality(get("latent"), get("sigma"), get("timesteps"), get("positions"), get("context"))
 
 
+def _head_major(table: mx.array) -> mx.array:
+    return table.transpose(0, 2, 1, 3)
+
+
 def _stage_outputs(model, video: Modality, audio: Modality) -> dict[str, mx.array]:
     """pre.* and block{i}.* of the unperturbed pass."""
     out: dict[str, mx.array] = {}
@@ -31,8 +35,10 @@ def _stage_outputs(model, video: Modality, audio: Modality) -> dict[str, mx.arra
     for name, args in (("video", vargs), ("audio", aargs)):
         fields = {
             "x": args.x, "context": args.context, "timestep_mod": args.timestep,
-            "embedded_timestep": args.embedded_timestep, "rope_cos": args.pe[0], "rope_sin": args.pe[1],
-            "cross_rope_cos": args.cross_pe[0], "cross_rope_sin": args.cross_pe[1],
+            # Tables are token-major (B, T, H, Dh/2); the fixtures hold them head-major.
+            "embedded_timestep": args.embedded_timestep,
+            "rope_cos": _head_major(args.pe[0]), "rope_sin": _head_major(args.pe[1]),
+            "cross_rope_cos": _head_major(args.cross_pe[0]), "cross_rope_sin": _head_major(args.cross_pe[1]),
             "cross_scale_shift_timestep": args.cross_scale_shift, "cross_gate_timestep": args.cross_gate,
         }
         if args.prompt_timestep is not None:
