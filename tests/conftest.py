@@ -1,9 +1,23 @@
+import json
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PARITY = FIXTURES / "parity"
+
+
+def tiny_checkpoint(gen: str) -> Path:
+    """The official-format tiny single file of a generation ("19b" or "22b")."""
+    return PARITY / gen / f"tiny_{gen}.safetensors"
+
+
+@lru_cache(maxsize=None)
+def tiny_config(gen: str) -> dict:
+    """That file's metadata `config`, as the fixture index records it."""
+    index = json.loads((PARITY / "index.json").read_text())
+    return index["checkpoints"][f"{gen}/tiny_{gen}.safetensors"]["metadata"]["config"]
 
 
 @pytest.fixture

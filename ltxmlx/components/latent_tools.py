@@ -151,6 +151,13 @@ def _initial_state(tokens: mx.array, positions: mx.array) -> LatentState:
     return LatentState(latent=tokens, denoise_mask=mask, positions=positions, clean_latent=tokens)
 
 
+def _keep_target_tokens(state: LatentState, n: int) -> LatentState:
+    return LatentState(
+        latent=state.latent[:, :n], denoise_mask=mx.ones_like(state.denoise_mask[:, :n]),
+        positions=state.positions[:, :, :n], clean_latent=state.clean_latent[:, :n],
+    )
+
+
 @dataclass(frozen=True)
 class VideoLatentTools:
     """Builds and tears down video states for one target latent shape."""
@@ -172,11 +179,7 @@ class VideoLatentTools:
 
     def clear_conditioning(self, state: LatentState) -> LatentState:
         """Drop tokens appended by conditionings (keyframes); mask back to ones, no attention mask."""
-        n = self.target.token_count()
-        return LatentState(
-            latent=state.latent[:, :n], denoise_mask=mx.ones_like(state.denoise_mask[:, :n]),
-            positions=state.positions[:, :, :n], clean_latent=state.clean_latent[:, :n],
-        )
+        return _keep_target_tokens(state, self.target.token_count())
 
     def unpatchify(self, tokens: mx.array) -> mx.array:
         """(B, T, C) target tokens -> (B, C, F, H, W)."""
@@ -204,11 +207,8 @@ class AudioLatentTools:
         return _initial_state(self.patchifier.patchify(initial_latent), positions)
 
     def clear_conditioning(self, state: LatentState) -> LatentState:
-        n = self.target.token_count()
-        return LatentState(
-            latent=state.latent[:, :n], denoise_mask=mx.ones_like(state.denoise_mask[:, :n]),
-            positions=state.positions[:, :, :n], clean_latent=state.clean_latent[:, :n],
-        )
+        """Drop tokens appended by conditionings (keyframes); mask back to ones, no attention mask."""
+        return _keep_target_tokens(state, self.target.token_count())
 
     def unpatchify(self, tokens: mx.array) -> mx.array:
         """(B, T, C*M) -> (B, C, T, M)."""

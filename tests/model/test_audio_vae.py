@@ -17,24 +17,16 @@ from ltxmlx.model.audio_vae import AudioDecoder, AudioEncoder, AudioVAEConfig, e
 from ltxmlx.model.audio_vae.decoder import decoded_frames
 from ltxmlx.model.audio_vae.encoder import encoded_frames
 
-from tests.conftest import FIXTURES, PARITY
+from tests.conftest import FIXTURES, tiny_checkpoint, tiny_config
 
 GENS = ("19b", "22b")
 
 
-def _ckpt(gen: str):
-    return PARITY / gen / f"tiny_{gen}.safetensors"
-
-
-@lru_cache(maxsize=None)
-def _config(gen: str) -> dict:
-    index = json.loads((PARITY / "index.json").read_text())
-    return index["checkpoints"][f"{gen}/tiny_{gen}.safetensors"]["metadata"]["config"]
 
 
 @lru_cache(maxsize=None)
 def _models(gen: str, dtype=mx.float32):
-    return build("audio_decoder", _ckpt(gen), dtype=dtype), build("audio_encoder", _ckpt(gen), dtype=dtype)
+    return build("audio_decoder", tiny_checkpoint(gen), dtype=dtype), build("audio_encoder", tiny_checkpoint(gen), dtype=dtype)
 
 
 def _randn(shape, seed: int) -> mx.array:
@@ -118,7 +110,7 @@ def test_bfloat16_runs_close_to_float32(gen):
 
 def test_dims_come_from_the_config():
     """Another width, depth and z than the public tiny set: built, run and shaped from the config alone."""
-    cfg = copy.deepcopy(_config("19b"))
+    cfg = copy.deepcopy(tiny_config("19b"))
     dd = cfg["audio_vae"]["model"]["params"]["ddconfig"]
     dd.update(z_channels=4, ch=64, ch_mult=[1, 2, 2], num_res_blocks=2)
     vae_cfg = AudioVAEConfig.from_config(cfg)
@@ -169,7 +161,7 @@ def test_encode_audio_rejects_mono_waveform():
     ],
 )
 def test_unsupported_config_values_are_refused(path, value):
-    cfg = copy.deepcopy(_config("22b"))
+    cfg = copy.deepcopy(tiny_config("22b"))
     node = cfg["audio_vae"]
     *parents, leaf = path.split(".")
     for p in parents:
@@ -180,7 +172,7 @@ def test_unsupported_config_values_are_refused(path, value):
 
 
 def test_missing_config_key_is_refused():
-    cfg = copy.deepcopy(_config("19b"))
+    cfg = copy.deepcopy(tiny_config("19b"))
     del cfg["audio_vae"]["model"]["params"]["ddconfig"]["z_channels"]
     with pytest.raises(ConfigError, match="z_channels"):
         AudioVAEConfig.from_config(cfg)

@@ -15,25 +15,17 @@ from ltxmlx.errors import ConfigError, ShapeError
 from ltxmlx.loader import build
 from ltxmlx.model.audio_vae import VocoderConfig, VocoderWithBWE, decode_audio
 
-from tests.conftest import FIXTURES, PARITY
+from tests.conftest import FIXTURES, tiny_checkpoint, tiny_config
 
 # generation -> (output rate, samples per mel frame) of the tiny public configs
 TINY = {"19b": (24000, 240), "22b": (48000, 480)}
 
 
-def _ckpt(gen: str):
-    return PARITY / gen / f"tiny_{gen}.safetensors"
-
-
-@lru_cache(maxsize=None)
-def _config(gen: str) -> dict:
-    index = json.loads((PARITY / "index.json").read_text())
-    return index["checkpoints"][f"{gen}/tiny_{gen}.safetensors"]["metadata"]["config"]
 
 
 @lru_cache(maxsize=None)
 def _vocoder(gen: str, dtype=mx.float32):
-    return build("vocoder", _ckpt(gen), dtype=dtype)
+    return build("vocoder", tiny_checkpoint(gen), dtype=dtype)
 
 
 def _mel(shape, seed: int) -> mx.array:
@@ -89,7 +81,7 @@ def test_bwe_vocoder_stays_float32_in_a_bfloat16_build():
 
 def test_bwe_with_bfloat16_weights_still_computes_in_float32():
     """Weights cast to bf16 by hand: the pass upcasts them per op, as the official autocast does."""
-    vocoder = build("vocoder", _ckpt("22b"), dtype=mx.float32)
+    vocoder = build("vocoder", tiny_checkpoint("22b"), dtype=mx.float32)
     vocoder.set_dtype(mx.bfloat16)
     stages = vocoder.stages(_mel((1, 2, 3, 64), 5))
     assert all(s.dtype == mx.float32 for s in stages)
@@ -113,7 +105,7 @@ def test_bwe_intermediates_have_documented_shapes():
 @pytest.mark.parametrize("gen", sorted(TINY))
 def test_decode_audio_gives_waveform_and_rate(gen):
     rate, hop = TINY[gen]
-    decoder = build("audio_decoder", _ckpt(gen), dtype=mx.float32)
+    decoder = build("audio_decoder", tiny_checkpoint(gen), dtype=mx.float32)
     cfg = decoder.config
     latent = mx.random.normal((2, cfg.z_channels, 3, cfg.latent_mel_bins), key=mx.random.key(8))
     waveform, sr = decode_audio(latent, decoder, _vocoder(gen))
@@ -142,7 +134,7 @@ def test_bad_mel_shapes_are_refused(gen, shape):
     ],
 )
 def test_unsupported_vocoder_configs_are_refused(gen, path, value):
-    cfg = copy.deepcopy(_config(gen))
+    cfg = copy.deepcopy(tiny_config(gen))
     node = cfg["vocoder"]
     *parents, leaf = path.split(".")
     for p in parents:
