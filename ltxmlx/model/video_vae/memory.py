@@ -6,8 +6,10 @@ over its stages; the factor counts the live copies of that size (block input kep
 residual, norm / SiLU outputs, padded conv input, conv output) plus the convolution's workspace.
 Measured with `mx.get_peak_memory` on scaled-down LTX decoders (base 16 channels): the CPU backend
 lowers conv3d to an explicit im2col (27 x the input) and computes bf16 in float32, peak/largest
-= 32-42 float32 elements, hence 40 and 4 bytes there. GPU convolutions need no im2col copy; 8 is
-a prior to refine with the measurements that bench/vae_decode.py reports (estimate vs peak).
+= 32-42 float32 elements, hence 40 and 4 bytes there. On an H100 (MLX CUDA, bf16, full-size
+decoders, bench/vae_decode.py) the measured activation peak was 9x the largest activation for an
+untiled decode and up to 19x for tiled decodes (tile copies and the float32 blend of each tile);
+we take the larger so that a budget is not exceeded.
 The blend buffers are the float32 canvas, update and RGB of one temporal chunk.
 """
 
@@ -23,7 +25,7 @@ from ltxmlx.model.video_vae.tiling import TilingConfig
 log = logging.getLogger(__name__)
 
 CPU_ACTIVATION_FACTOR = 40.0
-GPU_ACTIVATION_FACTOR = 8.0
+GPU_ACTIVATION_FACTOR = 19.0
 BLEND_BUFFERS = 3
 DEFAULT_BUDGET = 8 * 1024**3  # bytes; callers pass a device-derived budget where they know one
 
