@@ -15,7 +15,11 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-import mlx.core as mx
+from ltxmlx import backend
+
+backend.configure()  # before MLX is imported
+
+import mlx.core as mx  # noqa: E402
 from omegaconf import OmegaConf
 from rich.console import Console
 

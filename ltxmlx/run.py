@@ -10,7 +10,11 @@ import logging
 import sys
 from pathlib import Path
 
-import hydra
+from ltxmlx import backend
+
+backend.configure()  # before MLX is imported
+
+import hydra  # noqa: E402
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 from rich.console import Console

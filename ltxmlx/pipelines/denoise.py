@@ -84,9 +84,12 @@ class _Rows:
 
 
 def _rows(state: LatentState, sigma: float, context: mx.array, negative: mx.array | None,
-          plan: StepPlan, needs_negative: bool) -> _Rows:
+          plan: StepPlan, needs_negative: bool, uniform: bool) -> _Rows:
     n = len(plan.passes)
-    timesteps = state.denoise_mask.astype(mx.float32) * sigma
+    if uniform:  # every token's mask is 1: one timestep per item, (B, 1, 1)
+        timesteps = mx.full((state.latent.shape[0], 1, 1), sigma, dtype=mx.float32)
+    else:
+        timesteps = state.denoise_mask.astype(mx.float32) * sigma
     return _Rows(
         latent=tile_passes(state.latent, n),
         timesteps=tile_passes(timesteps, n),
@@ -101,15 +104,18 @@ def model_dtype(model: nn.Module) -> mx.Dtype:
 
 def guided_step_outputs(model: nn.Module, states: dict[str, LatentState | None], sigma: float,
                         contexts: Contexts, guidance: Guidance, plan: StepPlan,
-                        max_batch_size: int) -> dict[str, tuple[mx.array | None, mx.array | None]]:
-    """Raw x0 of every pass: {pass name: (video (B, T, C) | None, audio | None)}."""
+                        max_batch_size: int, uniform: bool = False) -> dict[str, tuple[mx.array | None, mx.array | None]]:
+    """Raw x0 of every pass: {pass name: (video (B, T, C) | None, audio | None)}.
+
+    uniform: no token is conditioned (every denoise mask is 1), so timesteps are passed per item.
+    """
     video, audio = states["video"], states["audio"]
     batch = (video or audio).latent.shape[0]
     needs = {m: (p is not None and p.needs_uncond) for m, p in zip(MODALITIES, (guidance.video, guidance.audio))}
     vrows = None if video is None else _rows(video, sigma, contexts.video, contexts.negative_video, plan,
-                                             needs["video"])
+                                             needs["video"], uniform)
     arows = None if audio is None else _rows(audio, sigma, contexts.audio, contexts.negative_audio, plan,
-                                             needs["audio"])
+                                             needs["audio"], uniform)
     n_rows = len(plan.passes) * batch
     sigmas = mx.full((n_rows,), sigma, dtype=mx.float32)
     per_row = [_perturbations(p) for p in row_passes(plan.passes, batch)]
@@ -138,6 +144,7 @@ def denoise(
     stage: str,
     max_batch_size: int,
     record_passes: bool = False,
+    uniform_timesteps: bool = False,
 ) -> Generator[StepEvent, None, tuple[LatentState | None, LatentState | None]]:
     """Euler-denoise the noised states over `sigmas` (float32 values, last 0); returns the final states.
 
@@ -145,6 +152,7 @@ def denoise(
     per modality), then one event per step with {modality: {latent (before the step), denoised (the
     guided x0), pass_<name> (raw x0 of each pass, if record_passes), next (after the step)}}.
     A modality given as None is never computed (video-only mode passes audio=None).
+    uniform_timesteps: the caller knows that no token is conditioned (all denoise masks are 1).
     """
     if video is None and audio is None:
         raise ShapeError("denoise: expected a video and/or an audio state, got neither")
@@ -165,7 +173,7 @@ def denoise(
         plan = plan_step(guidance.video if video is not None else None,
                          guidance.audio if audio is not None else None, i)
         outputs = {} if not plan.passes else guided_step_outputs(
-            model, states, float(sigmas[i]), contexts, guidance, plan, max_batch_size)
+            model, states, float(sigmas[i]), contexts, guidance, plan, max_batch_size, uniform_timesteps)
         x0 = guided_x0(plan, guidance.video, guidance.audio, outputs, last)
         last = x0
         event: dict[str, dict[str, mx.array]] = {}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+
 import mlx.core as mx
 import mlx.nn as nn
 
@@ -23,11 +26,20 @@ class LTXModel(nn.Module):
 
     Use ``model(video, audio, perturbations)`` or, to inspect intermediates, ``preprocess`` then
     each of ``transformer_blocks`` then ``postprocess``.
+
+    ``compiled`` (default False): ``__call__`` runs the whole forward as one ``mx.compile``d function
+    (weights are its implicit inputs, so updated weights are picked up; results equal the eager
+    forward). Measured on an H100 at 19B s1: no faster within run-to-run noise, +0.6 GiB peak with
+    per-token timesteps, and replaying the traced graph costs the host as much as building it op
+    by op; so it is opt-in. One trace per input structure (streams present, perturbations) and shape.
     """
 
-    def __init__(self, cfg: TransformerConfig):
+    def __init__(self, cfg: TransformerConfig, compiled: bool = False):
         super().__init__()
         self.cfg = cfg
+        self.compiled = compiled
+        # Not a child module or parameter: a plain attribute, kept out of the module's dict tree.
+        object.__setattr__(self, "_traces", {})
         d, da = cfg.inner_dim, cfg.audio_inner_dim
         coef = cfg.adaln_coefficient
         self.patchify_proj = nn.Linear(cfg.in_channels, d)
@@ -155,12 +167,40 @@ class LTXModel(nn.Module):
         Returns (video (B, Tv, out_channels) | None, audio (B, Ta, audio_out_channels) | None)
         in the weights' dtype.
         """
-        batch = self.check_inputs(video, audio, perturbations)
+        self.check_inputs(video, audio, perturbations)
+        if not self.compiled:
+            return self._forward(video, audio, perturbations)
+        key = (video is not None, audio is not None, perturbations)
+        fn = self._traces.get(key)
+        if fn is None:
+            fn = mx.compile(functools.partial(self._traced_forward, perturbations=perturbations), inputs=self.state)
+            self._traces[key] = fn
+        outputs = iter(fn(_fields(video), _fields(audio)))
+        return tuple(None if m is None else next(outputs) for m in (video, audio))
+
+    def _traced_forward(self, video: dict, audio: dict, perturbations: BatchPerturbations | None) -> list[mx.array]:
+        v, a = self._forward(_modality(video), _modality(audio), perturbations)
+        return [o for o in (v, a) if o is not None]
+
+    def _forward(
+        self, video: Modality | None, audio: Modality | None, perturbations: BatchPerturbations | None
+    ) -> tuple[mx.array | None, mx.array | None]:
         vargs, aargs = self.preprocess(video, audio)
         vx = None if vargs is None else vargs.x
         ax = None if aargs is None else aargs.x
-        unperturbed = no_perturbations(batch)
+        unperturbed = no_perturbations((vx if vx is not None else ax).shape[0])
         for i, block in enumerate(self.transformer_blocks):
             masks = unperturbed if perturbations is None else perturbations.block(i)
             vx, ax = block(vx, ax, vargs, aargs, masks)
         return self.postprocess(vx, ax, vargs, aargs)
+
+
+_MODALITY_FIELDS = tuple(f.name for f in dataclasses.fields(Modality))
+
+
+def _fields(m: Modality | None) -> dict[str, mx.array]:
+    return {} if m is None else {name: getattr(m, name) for name in _MODALITY_FIELDS}
+
+
+def _modality(fields: dict[str, mx.array]) -> Modality | None:
+    return Modality(**fields) if fields else None

@@ -73,10 +73,13 @@ def split_rope_tables(fractions: mx.array, grid: mx.array, inner_dim: int, heads
 
 @mx.compile
 def _rotate(x: mx.array, cos: mx.array, sin: mx.array) -> mx.array:
-    half = x.shape[-1] // 2
-    x1, x2 = x[..., :half], x[..., half:]
-    out = mx.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1)
-    return out.astype(x.dtype)
+    # One fused pass, no concatenate: view each head as (2, Dh/2) halves and pair it with its
+    # half-swapped view (a reversed-stride slice, no copy); the sign row negates sin for x1.
+    halves = x.reshape(*x.shape[:-1], 2, x.shape[-1] // 2)
+    swapped = halves[..., ::-1, :]
+    sign = mx.array([[-1.0], [1.0]], dtype=sin.dtype)
+    out = halves * cos[..., None, :] + swapped * (sin[..., None, :] * sign)
+    return out.reshape(x.shape).astype(x.dtype)
 
 
 def apply_split_rope(x: mx.array, cos: mx.array, sin: mx.array) -> mx.array:

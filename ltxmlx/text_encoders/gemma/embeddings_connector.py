@@ -57,7 +57,7 @@ class Embeddings1DConnector(nn.Module):
         ]
 
     def rope_tables(self, batch: int, length: int) -> tuple[mx.array, mx.array]:
-        """(cos, sin), each (B, heads, T, dim_head/2): positions 0..T-1 over max_pos, no midpoints."""
+        """(cos, sin), each (B, T, heads, dim_head/2): positions 0..T-1 over max_pos, no midpoints."""
         fractions = (mx.arange(length, dtype=mx.float32) / self.max_pos)[None, None, :]
         fractions = mx.broadcast_to(fractions, (batch, 1, length))
         return split_rope_tables(fractions, freq_grid(self.theta, self.inner_dim, 1), self.inner_dim, self.heads)
