@@ -1,15 +1,5 @@
 """Pipelines: stage blocks composed into one-stage, two-stage and distilled renders.
 
-`make_pipeline(cfg)` returns the stages a runner drives; `render(cfg, items)` drives them in memory.
+`factory.make_pipeline(cfg)` returns the stages a runner drives (`api` holds the contract);
+`ltxmlx.runner.render.render(cfg, items)` drives them in memory and returns frames and waveforms.
 """
-
-from ltxmlx.pipelines.api import ImageCondition, RenderItem, Stage, StepEvent
-from ltxmlx.pipelines.config import LoraSpec, ModelFiles, PipelineConfig
-from ltxmlx.pipelines.factory import make_pipeline
-from ltxmlx.pipelines.render import RenderResult, render
-from ltxmlx.pipelines.validation import validate_items
-
-__all__ = [
-    "ImageCondition", "LoraSpec", "ModelFiles", "PipelineConfig", "RenderItem", "RenderResult", "Stage",
-    "StepEvent", "make_pipeline", "render", "validate_items",
-]

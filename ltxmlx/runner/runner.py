@@ -25,7 +25,7 @@ from ltxmlx.errors import ShapeError
 from ltxmlx.media.contact_sheet import SheetCell, save_thumbnail, write_contact_sheet
 from ltxmlx.media.video import write_mp4
 from ltxmlx.pipelines.api import Stage, StageContractError
-from ltxmlx.pipelines.render import run_stage
+from ltxmlx.runner.render import run_stage
 from ltxmlx.runner import memory
 from ltxmlx.runner.manifest import Manifest
 from ltxmlx.runner.outputs import RunDir

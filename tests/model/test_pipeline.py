@@ -13,7 +13,7 @@ from ltxmlx.pipelines import decode_stage
 from ltxmlx.pipelines.api import ImageCondition, RenderItem
 from ltxmlx.pipelines.config import LoraSpec, ModelFiles, PipelineConfig
 from ltxmlx.pipelines.factory import make_pipeline
-from ltxmlx.pipelines.render import render, run_stage
+from ltxmlx.runner.render import render, run_stage
 from ltxmlx.pipelines.tiny import ensure_tiny_checkpoints
 from ltxmlx.text_encoders.gemma import TINY_MAX_LENGTH
 

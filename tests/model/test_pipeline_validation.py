@@ -15,7 +15,7 @@ from ltxmlx.pipelines import factory
 from ltxmlx.pipelines.api import ImageCondition, RenderItem
 from ltxmlx.pipelines.config import LoraSpec, ModelFiles, PipelineConfig
 from ltxmlx.pipelines.factory import make_pipeline
-from ltxmlx.pipelines.render import render
+from ltxmlx.runner.render import render
 from ltxmlx.pipelines.validation import validate_items
 from tests.conftest import PARITY
 

@@ -14,7 +14,7 @@ from ltxmlx.components.patchifiers import AudioPatchifier
 from ltxmlx.pipelines.api import ImageCondition, RenderItem
 from ltxmlx.pipelines.config import LoraSpec, ModelFiles, PipelineConfig
 from ltxmlx.pipelines.factory import make_pipeline
-from ltxmlx.pipelines.render import run_stage
+from ltxmlx.runner.render import run_stage
 
 _KINDS = {"dev": "two_stage", "i2v": "two_stage", "distilled": "distilled"}
 _STAGE_INDEX = {"stage1": 0, "stage2": 1}
