@@ -22,7 +22,7 @@ from ltxmlx.components.latent_tools import (
     VideoLatentTools,
 )
 from ltxmlx.components.noisers import draw_noise, item_key, noise_latent
-from ltxmlx.conditioning.image_io import load_conditioning_image
+from ltxmlx.media.images import load_conditioning_image
 from ltxmlx.conditioning.keyframe_cond import condition_by_keyframe
 from ltxmlx.conditioning.latent_cond import condition_by_latent_index
 from ltxmlx.errors import ShapeError

@@ -15,7 +15,7 @@ from pathlib import Path
 import mlx.core as mx
 
 from ltxmlx.components.guiders import GuiderParams
-from ltxmlx.conditioning.image_io import load_image
+from ltxmlx.media.images import load_image
 from ltxmlx.errors import ConfigError
 from ltxmlx.pipelines.api import RenderItem
 

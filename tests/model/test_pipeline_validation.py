@@ -8,7 +8,7 @@ import pytest
 from safetensors.numpy import save_file
 
 from ltxmlx.components.guiders import GuiderParams
-from ltxmlx.conditioning.image_io import ImageInputError
+from ltxmlx.media.images import ImageInputError
 from ltxmlx.errors import ConfigError, ShapeError
 from ltxmlx.loader.lora import LoraError
 from ltxmlx.pipelines import factory

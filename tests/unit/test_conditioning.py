@@ -17,7 +17,7 @@ from ltxmlx.conditioning import (
     resize_and_center_crop,
     timesteps_from_mask,
 )
-from ltxmlx.conditioning.image_io import ImageInputError, h264_roundtrip, load_conditioning_image, load_image
+from ltxmlx.media.images import ImageInputError, h264_roundtrip, load_conditioning_image, load_image
 from ltxmlx.errors import ShapeError
 
 I2V = Path(__file__).parents[1] / "fixtures" / "parity" / "19b" / "pipeline_i2v.safetensors"

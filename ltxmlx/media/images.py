@@ -6,15 +6,15 @@ LTX-2 / LTX-2.3) before resizing, so the model sees the compression it was train
 
 from __future__ import annotations
 
-import importlib
 import subprocess
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from ltxmlx.conditioning.image_preprocess import preprocess_image
 from ltxmlx.errors import LtxmlxError
+from ltxmlx.media.video import ffmpeg_exe
 
 DEFAULT_IMAGE_CRF = 33
 _ROTATION_FOR_ORIENTATION = {3: 180, 6: 270, 8: 90}
@@ -25,26 +25,18 @@ class ImageInputError(LtxmlxError, ValueError):
     """A conditioning image is missing, unreadable or cannot be prepared."""
 
 
-def _optional(module: str, extra: str) -> ModuleType:
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as e:
-        raise LtxmlxError(f"{module} is needed for image conditioning: pip install {extra}") from e
-
-
 def load_image(path: str | Path) -> np.ndarray:
     """An image file as uint8 RGB (H, W, 3), EXIF orientation applied."""
-    image_mod = _optional("PIL.Image", "pillow")
     path = Path(path)
     if not path.is_file():
         raise ImageInputError(f"conditioning image not found: {path}")
     try:
-        with image_mod.open(path) as img:
+        with Image.open(path) as img:
             orientation = img.getexif().get(_EXIF_ORIENTATION)
             if orientation in _ROTATION_FOR_ORIENTATION:
                 img = img.rotate(_ROTATION_FOR_ORIENTATION[orientation], expand=True)
             return np.array(img.convert("RGB"), dtype=np.uint8)
-    except (image_mod.UnidentifiedImageError, OSError) as e:
+    except (UnidentifiedImageError, OSError) as e:
         raise ImageInputError(f"{path} is not a readable image: {e}") from e
 
 
@@ -55,7 +47,7 @@ def h264_roundtrip(image: np.ndarray, crf: int) -> np.ndarray:
     """
     if crf == 0 or min(image.shape[:2]) < 2:
         return image
-    ffmpeg = _optional("imageio_ffmpeg", "imageio-ffmpeg").get_ffmpeg_exe()
+    ffmpeg = ffmpeg_exe()
     h, w = image.shape[0] // 2 * 2, image.shape[1] // 2 * 2
     frame = np.ascontiguousarray(image[:h, :w], dtype=np.uint8)
     raw = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}"]
