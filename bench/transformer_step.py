@@ -14,6 +14,7 @@ the same speed). It must be set before MLX starts, so a renderer sets it at proc
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import re
@@ -129,6 +130,20 @@ def device_name() -> str:
     return name or "unknown"
 
 
+def chained_steps(model, video, audio, n: int, pipelined: bool) -> float:
+    """ms per step of n forwards that each feed the next (as a denoise loop does). Pipelined: evaluate
+    asynchronously, so the host builds step i+1's graph while the device computes step i (the runner does
+    this for denoising steps); blocking: mx.eval after every step."""
+    start = time.perf_counter()
+    for _ in range(n):
+        v_vel, a_vel = model(video, audio)
+        video = dataclasses.replace(video, latent=(video.latent - 0.01 * v_vel).astype(video.latent.dtype))
+        audio = dataclasses.replace(audio, latent=(audio.latent - 0.01 * a_vel).astype(audio.latent.dtype))
+        (mx.async_eval if pipelined else mx.eval)(video.latent, audio.latent)
+    mx.eval(video.latent, audio.latent)
+    return (time.perf_counter() - start) * 1e3 / n
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--layers", type=int, default=48)
@@ -141,6 +156,8 @@ def main() -> None:
     ap.add_argument("--headroom-gib", type=float, default=None,
                     help="mx.set_memory_limit(weights + this): eval waits for the GPU instead of running ahead")
     ap.add_argument("--compiled", action="store_true", help="LTXModel.compiled = True (one mx.compile'd forward)")
+    ap.add_argument("--chain", type=int, default=0,
+                    help="also time N chained forwards (a denoise loop), blocking vs pipelined evaluation")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
 
@@ -190,6 +207,12 @@ def main() -> None:
                 if i >= args.warmup:
                     times.append((time.perf_counter() - start) * 1e3)
                     builds.append((built - start) * 1e3)
+            chain = {}
+            if args.chain:
+                for pipelined in (False, True):
+                    chained_steps(model, video, audio, 2, pipelined)  # warm-up
+                    chain["pipelined" if pipelined else "blocking"] = round(
+                        chained_steps(model, video, audio, args.chain, pipelined), 2)
             median = statistics.median(times)
             flop = forward_flops(cfg, tv, ta, s, batch)
             peak = mx.get_peak_memory() / 2**30
@@ -199,11 +222,15 @@ def main() -> None:
                 "graph_build_ms": round(statistics.median(builds), 2),
                 "peak_gib": round(peak, 3), "peak_over_weights_gib": round(peak - weights_gib, 3), "flop": flop,
                 "tflops_per_s": float(f"{flop / 1e12 / (median / 1e3):.4g}"),
+                **({"chain_steps": args.chain, "chain_ms_per_step": chain} if chain else {}),
             })
             r = rows[-1]
             print(f"{case:6} {mode:9} B={batch} Tv={tv:6} {r['median_ms']:9.1f} ms (build {r['graph_build_ms']:5.1f})  "
                   f"{flop / 1e12:8.4g} TFLOP {r['tflops_per_s']:6.4g} TFLOP/s  peak {peak:.2f} GiB "
                   f"(+{r['peak_over_weights_gib']:.2f})", flush=True)
+            if chain:
+                print(f"{'':6} {mode:9} chained x{args.chain}: {chain['blocking']:.1f} ms/step blocking, "
+                      f"{chain['pipelined']:.1f} ms/step pipelined", flush=True)
             del video, audio
 
     result = {

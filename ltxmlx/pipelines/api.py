@@ -38,12 +38,19 @@ class RenderItem:
 
 @dataclass(frozen=True)
 class StepEvent:
-    """Progress of a stage: `state` is a tree of lazy arrays the runner must evaluate."""
+    """Progress of a stage: `state` is a tree of lazy arrays the runner must evaluate.
+
+    pipelined: the stage does not need `state` finished before it builds its next step, so the runner
+    may evaluate it asynchronously and let the host build the next graph while the device computes
+    (denoising steps). False (the default) means a blocking evaluation, e.g. to bound the memory of
+    tiled decoding or before results are written to disk.
+    """
 
     stage: str
     step: int
     total: int
     state: Any
+    pipelined: bool = False
 
 
 StageOutputs = list[dict[str, mx.array]]

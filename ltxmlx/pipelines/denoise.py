@@ -166,7 +166,7 @@ def denoise(
     total = len(sigmas) - 1
     init = {m: {"latent": s.latent, "positions": s.positions, "denoise_mask": s.denoise_mask,
                 "clean_latent": s.clean_latent} for m, s in states.items() if s is not None}
-    yield StepEvent(stage, 0, total, init)
+    yield StepEvent(stage, 0, total, init, pipelined=True)
     stepper = EulerStep()
     last: tuple[mx.array | None, mx.array | None] = (None, None)
     for i in range(total):
@@ -188,5 +188,5 @@ def denoise(
                 record.update({f"pass_{name}": vals[k] for name, vals in outputs.items() if vals[k] is not None})
             event[m] = record
             states[m] = state.with_latent(nxt)
-        yield StepEvent(stage, i + 1, total, event)
+        yield StepEvent(stage, i + 1, total, event, pipelined=True)
     return states["video"], states["audio"]

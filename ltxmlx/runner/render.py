@@ -47,7 +47,11 @@ def batches(items: Sequence[RenderItem], batch_size: int) -> list[list[int]]:
 
 def run_stage(stage: Stage, items: list[RenderItem], inputs: list[dict],
               on_event: Callable[[StepEvent], None] | None = None) -> list[dict]:
-    """Drive one (entered) stage over one batch: evaluate each event, return the evaluated outputs."""
+    """Drive one (entered) stage over one batch: evaluate each event, return the evaluated outputs.
+
+    Pipelined events are evaluated asynchronously: the next step's graph is built while the device
+    still computes this one (the event is reported when submitted).
+    """
     gen = stage.run(items, inputs)
     while True:
         try:
@@ -55,7 +59,10 @@ def run_stage(stage: Stage, items: list[RenderItem], inputs: list[dict],
         except StopIteration as stop:
             outputs = stop.value
             break
-        mx.eval(event.state)
+        if event.pipelined:
+            mx.async_eval(event.state)
+        else:
+            mx.eval(event.state)
         if on_event is not None:
             on_event(event)
     if not isinstance(outputs, list) or len(outputs) != len(items):
