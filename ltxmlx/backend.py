@@ -7,11 +7,14 @@ import platform
 
 
 def configure() -> None:
-    """Bound MLX's run-ahead on Linux (the CUDA backend); an explicit environment setting wins.
+    """MLX settings for the CUDA backend on Linux; an explicit environment setting wins.
 
     MLX submits up to ten command buffers ahead of the GPU and frees temporaries only when their buffer
     completes. With 8 operations per buffer the 19B transformer's activation peak at 6144 video tokens
-    fell from +6.2 to +2.1 GiB on an H100 at the same speed (bench/README.md).
+    fell from +6.2 to +2.1 GiB on an H100 at the same speed. MLX-CUDA caches 128 convolution plans; the
+    22B audio chain alone has 149 distinct convolutions and rebuilt every plan on every call: with 1024
+    its decode fell from 2944 to 220 ms per clip (bench/README.md).
     """
     if platform.system() == "Linux":
         os.environ.setdefault("MLX_MAX_OPS_PER_BUFFER", "8")
+        os.environ.setdefault("MLX_CUDA_CONV_CACHE_SIZE", "1024")
