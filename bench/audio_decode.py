@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import time
@@ -23,11 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ltxmlx import backend  # noqa: E402
-
-import os  # noqa: E402
-
-backend.configure()  # before MLX starts, as the entry points do (run-ahead bound, conv-plan cache size)
+from bench.common import write_results  # noqa: E402  (sets the MLX environment before MLX loads)
 
 import mlx.core as mx  # noqa: E402
 from mlx.utils import tree_flatten, tree_unflatten  # noqa: E402
@@ -92,8 +87,6 @@ def main() -> None:
     if args.runs < 5 and not args.small:
         parser.error("--runs: at least 5 timed runs")
 
-    info = mx.device_info()
-    device = str(info.get("device_name", platform.processor() or "unknown"))
     frames = 2 if args.small else 126
     half = mx.float32 if args.small else mx.bfloat16  # bf16 convolutions are slow on the CPU
     results = []
@@ -131,19 +124,7 @@ def main() -> None:
         del decoder, vocoder
         mx.clear_cache()
 
-    slug = device.replace(" ", "_").replace("/", "_")
-    out = args.out or ROOT / "bench" / "results" / f"audio_decode_{slug}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "device": device,
-        "env": {k: os.environ.get(k) for k in ("MLX_MAX_OPS_PER_BUFFER", "MLX_CUDA_CONV_CACHE_SIZE")},
-        "device_info": {k: str(v) for k, v in info.items()},
-        "mlx": mx.__version__,
-        "small": args.small,
-        "results": results,
-    }
-    out.write_text(json.dumps(payload, indent=2))
-    print(f"wrote {out}")
+    write_results("audio_decode", {"small": args.small, "results": results}, args.out)
 
 
 if __name__ == "__main__":

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
 
-import mlx.core as mx
 import numpy as np
-from mlx import nn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.common import write_results  # noqa: E402  (sets the MLX environment before MLX loads)
+
+import mlx.core as mx  # noqa: E402
+from mlx import nn  # noqa: E402
 
 from ltxmlx.loader.checkpoint import open_checkpoint
 from ltxmlx.text_encoders.gemma.config import Gemma3TextConfig
@@ -126,16 +128,11 @@ def main() -> None:
         del gemma, processor
         mx.clear_cache()
 
-    out = args.out or ROOT / "bench" / "results" / f"text_encode{'_small' if args.small else ''}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    record = {
-        "benchmark": "text_encode", "small": args.small, "text_length": length,
+    write_results("text_encode", {
+        "small": args.small, "text_length": length,
         "gemma": "tiny" if args.small else "gemma-3-12b (random weights)", "processor": "ltx-2.3 22b (random)",
-        "device": str(mx.default_device()), "device_info": mx.device_info(), "mlx": mx.__version__,
-        "platform": platform.platform(), "results": results,
-    }
-    out.write_text(json.dumps(record, indent=1, default=str))
-    print(f"wrote {out}")
+        "results": results,
+    }, args.out)
 
 
 if __name__ == "__main__":

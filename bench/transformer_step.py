@@ -4,11 +4,7 @@ Cases: s1 = stage 1 (512x768, 121 frames: 16x16x24 = 6144 video tokens), s2 = st
 24576 video tokens); 126 audio tokens and a (B, 1024, 3840) text context per stream; b1/b2 = batch.
 Prints a table and writes JSON. CPU smoke run: ``python bench/transformer_step.py --small --layers 1``.
 
-MLX_MAX_OPS_PER_BUFFER defaults to 8 here (set it in the environment to override): MLX evaluates
-ahead of the GPU by up to ten submitted command buffers, and every temporary of those stays
-allocated until its buffer completes; smaller buffers keep that run-ahead, and so the activation
-peak, small (measured on an H100: +1.4 GiB over the weights at 8 vs +8.6 GiB at the default, at
-the same speed). It must be set before MLX starts, so a renderer sets it at process start too.
+The MLX environment is the command-line entry points' (`ltxmlx/backend.py`, via `bench/common.py`).
 """
 
 from __future__ import annotations
@@ -16,21 +12,19 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import re
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("MLX_MAX_OPS_PER_BUFFER", "8")
-
-import mlx.core as mx
-from mlx.utils import tree_flatten, tree_unflatten
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.common import write_results  # noqa: E402  (sets the MLX environment before MLX loads)
+
+import mlx.core as mx  # noqa: E402
+from mlx.utils import tree_flatten, tree_unflatten  # noqa: E402
 
 from ltxmlx.model.transformer import LTXModel, Modality, TransformerConfig
 
@@ -117,19 +111,6 @@ def make_inputs(
     return video, audio
 
 
-def device_name() -> str:
-    info = mx.device_info()
-    name = str(info.get("device_name", "") or "")
-    if mx.default_device() == mx.gpu and not name:
-        try:
-            name = subprocess.run(
-                ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True, check=True
-            ).stdout.splitlines()[0]
-        except (OSError, subprocess.CalledProcessError, IndexError):
-            name = "gpu"
-    return name or "unknown"
-
-
 def chained_steps(model, video, audio, n: int, pipelined: bool) -> float:
     """ms per step of n forwards that each feed the next (as a denoise loop does). Pipelined: evaluate
     asynchronously, so the host builds step i+1's graph while the device computes step i (the runner does
@@ -182,7 +163,6 @@ def main() -> None:
     weights_gib = mx.get_active_memory() / 2**30
     if args.headroom_gib is not None:
         mx.set_memory_limit(int((weights_gib + args.headroom_gib) * 2**30))
-    dev = device_name()
     rows = []
     modes = [t.strip() for t in args.timesteps.split(",") if t.strip()]
     for case in [c.strip() for c in args.cases.split(",") if c.strip()]:
@@ -233,19 +213,12 @@ def main() -> None:
                       f"{chain['pipelined']:.1f} ms/step pipelined", flush=True)
             del video, audio
 
-    result = {
-        "benchmark": "transformer_step", "device": dev, "mlx_version": mx.__version__,
+    write_results("transformer_step", {
         "layers": cfg.num_layers, "small": args.small, "dtype": "bfloat16",
         "weights_gib": round(weights_gib, 3), "headroom_gib": args.headroom_gib, "compiled": model.compiled,
-        "mlx_max_ops_per_buffer": os.environ.get("MLX_MAX_OPS_PER_BUFFER"),
         "flop_note": "per-token AdaLN counted in every row (official HEAD semantics), also for per_item",
         "warmup": args.warmup, "runs": args.runs, "cases": rows,
-    }
-    slug = re.sub(r"[^A-Za-z0-9]+", "_", dev).strip("_")
-    out = args.out or ROOT / "bench" / "results" / f"transformer_step_{slug}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    print(f"wrote {out}")
+    }, args.out)
 
 
 if __name__ == "__main__":

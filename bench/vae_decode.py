@@ -14,17 +14,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import time
 from pathlib import Path
 
-import mlx.core as mx
-from mlx.utils import tree_flatten, tree_unflatten
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.common import write_results  # noqa: E402  (sets the MLX environment before MLX loads)
+
+import mlx.core as mx  # noqa: E402
+from mlx.utils import tree_flatten, tree_unflatten  # noqa: E402
 
 from ltxmlx.model.video_vae import (
     TilingConfig,
@@ -121,7 +122,6 @@ def main() -> None:
     args = parser.parse_args()
 
     info = mx.device_info()
-    device = str(info.get("device_name", platform.processor() or "unknown"))
     budget = int(args.budget_gb * GB) if args.budget_gb else None
     limit = args.max_untiled_gb * GB if args.max_untiled_gb else info.get("memory_size") or info.get("total_memory")
     fixed_tiling = OFFICIAL_TILING
@@ -166,17 +166,7 @@ def main() -> None:
         del decoder
         mx.clear_cache()
 
-    out = args.out or ROOT / "bench" / "results" / f"vae_decode_{device.replace(' ', '_').replace('/', '_')}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "device": device,
-        "device_info": {k: str(v) for k, v in info.items()},
-        "mlx": mx.__version__,
-        "small": args.small,
-        "results": results,
-    }
-    out.write_text(json.dumps(payload, indent=2))
-    print(f"wrote {out}")
+    write_results("vae_decode", {"small": args.small, "results": results}, args.out)
 
 
 if __name__ == "__main__":
