@@ -2,7 +2,7 @@
 
 from ltxmlx.components.diffusion_steps import EulerStep, Res2sStep, to_denoised
 from ltxmlx.components.guidance_passes import GuidancePass, StepPlan, guided_x0, plan_step, run_passes
-from ltxmlx.components.guiders import GuiderParams, default_guider_params, guide
+from ltxmlx.components.guiders import GuiderParams, guide
 from ltxmlx.components.latent_tools import (
     AudioLatentShape,
     AudioLatentTools,
@@ -27,7 +27,7 @@ __all__ = [
     "AudioLatentShape", "AudioLatentTools", "AudioPatchifier", "DISTILLED_SIGMA_VALUES", "EulerStep",
     "FixedSigmas", "GivenNoiser", "GuidancePass", "GuiderParams", "KeyedNoiser", "LTX2Scheduler", "LatentState",
     "Res2sStep", "STAGE_2_DISTILLED_SIGMA_VALUES", "StepPlan", "VideoLatentPatchifier", "VideoLatentShape",
-    "VideoLatentTools", "audio_positions", "default_guider_params", "distilled_sigmas", "draw_noise", "guide",
+    "VideoLatentTools", "audio_positions", "distilled_sigmas", "draw_noise", "guide",
     "guided_x0", "item_key", "noise_latent", "plan_step", "run_passes", "stage2_distilled_sigmas",
     "to_denoised", "video_positions",
 ]

@@ -1,4 +1,4 @@
-"""Diffusion steppers: Euler (float32) and the pieces of the res_2s second-order sampler.
+"""Diffusion steppers: Euler and ancestral Euler (float32), and the pieces of the res_2s second-order sampler.
 
 Steppers take the whole sigma schedule and a step index, like the official ones, so a loop can swap
 them behind `DiffusionStep`. Sigmas are read as Python floats (the official code does `.item()`).
@@ -29,8 +29,11 @@ def to_denoised(sample: mx.array, velocity: mx.array, timesteps: mx.array | floa
 class EulerStep:
     """x_next = x + (x - x0) / sigma * (sigma_next - sigma), computed in float32."""
 
-    def step(self, sample: mx.array, denoised: mx.array, sigmas: mx.array, step_index: int) -> mx.array:
-        """sample, denoised: (B, T, C); returns (B, T, C) in sample's dtype."""
+    stochastic = False
+
+    def step(self, sample: mx.array, denoised: mx.array, sigmas: mx.array, step_index: int,
+             noise: mx.array | None = None) -> mx.array:
+        """sample, denoised: (B, T, C); returns (B, T, C) in sample's dtype (noise is unused)."""
         if sample.shape != denoised.shape:
             raise ShapeError(f"Euler step: denoised shape {tuple(denoised.shape)} != sample {tuple(sample.shape)}")
         sigma, sigma_next = _sigma(sigmas, step_index), _sigma(sigmas, step_index + 1)
@@ -41,6 +44,44 @@ class EulerStep:
         x = sample.astype(mx.float32)
         velocity = (x - denoised.astype(mx.float32)) / sigma
         return (x + velocity * dt).astype(sample.dtype)
+
+
+class EulerAncestralStep:
+    """Ancestral (SDE) Euler for rectified flow (alpha = 1 - sigma), as the official 2.5 distilled stage 1.
+
+    Steps deterministically to sigma_down = sigma_next * (1 + (sigma_next / sigma - 1) * eta), then
+    renoises back up to sigma_next, rescaling the signal by alpha_next / alpha_down. eta = 0 is Euler.
+    At a terminal sigma_next of 0 it returns the x0 prediction. All math in float32.
+    """
+
+    stochastic = True
+
+    def __init__(self, eta: float = 1.0, s_noise: float = 1.0):
+        self.eta, self.s_noise = eta, s_noise
+
+    def step(self, sample: mx.array, denoised: mx.array, sigmas: mx.array, step_index: int,
+             noise: mx.array | None = None) -> mx.array:
+        if sample.shape != denoised.shape:
+            raise ShapeError(f"ancestral step: denoised shape {tuple(denoised.shape)} != sample {tuple(sample.shape)}")
+        f32 = mx.float32
+        sigma = mx.array(_sigma(sigmas, step_index), dtype=f32)
+        sigma_next = mx.array(_sigma(sigmas, step_index + 1), dtype=f32)
+        if _sigma(sigmas, step_index + 1) == 0:
+            return denoised.astype(sample.dtype)
+        if self.eta > 0 and noise is None:
+            raise ValueError("the ancestral step needs a noise tensor when eta > 0")
+        sigma_down = sigma_next * (1.0 + (sigma_next / sigma - 1.0) * self.eta)
+        ratio = sigma_down / sigma
+        x = ratio * sample.astype(f32) + (1.0 - ratio) * denoised.astype(f32)
+        if noise is not None:
+            a_next, a_down = 1.0 - sigma_next, 1.0 - sigma_down
+            coeff = mx.sqrt(mx.maximum(sigma_next**2 - sigma_down**2 * a_next**2 / a_down**2, 0.0))
+            x = (a_next / a_down) * x + noise.astype(f32) * self.s_noise * coeff
+        return x.astype(sample.dtype)
+
+
+# Samplers by config name; a stochastic one draws fresh noise at every non-terminal step.
+STEPPERS = {"euler": EulerStep, "euler_ancestral": EulerAncestralStep}
 
 
 def phi(j: int, neg_h: float) -> float:

@@ -94,29 +94,3 @@ def guide(
         factor = _item_std(c) / _item_std(pred)
         pred = pred * (params.rescale_scale * factor + (1.0 - params.rescale_scale))
     return pred.astype(cond.dtype)
-
-
-def _version_tuple(model_version: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(p) for p in str(model_version).split("."))
-    except ValueError as e:
-        raise ValueError(f"model_version must look like '2.3.0', got {model_version!r}") from e
-
-
-def default_guider_params(model_version: str) -> tuple[GuiderParams, GuiderParams]:
-    """The official CLI defaults (video, audio) for a checkpoint's `model_version` metadata.
-
-    LTX-2 (< 2.3) perturbs block 29 for STG, LTX-2.3 block 28; the scales are the same.
-    """
-    version = _version_tuple(model_version)
-    if version < (2, 0) or version >= (2, 4):
-        raise ValueError(f"no guidance defaults for model_version {model_version!r} (supported: 2.0.x - 2.3.x)")
-    blocks = (29,) if version < (2, 3) else (28,)
-    video = GuiderParams(cfg_scale=3.0, stg_scale=1.0, stg_blocks=blocks, rescale_scale=0.7, modality_scale=3.0)
-    audio = GuiderParams(cfg_scale=7.0, stg_scale=1.0, stg_blocks=blocks, rescale_scale=0.7, modality_scale=3.0)
-    return video, audio
-
-
-def default_num_inference_steps(model_version: str) -> int:
-    """Stage-1 steps of the official dev pipelines: 40 for LTX-2, 30 for LTX-2.3."""
-    return 40 if _version_tuple(model_version) < (2, 3) else 30

@@ -30,6 +30,17 @@ def item_key(seed: int, stage: int, modality: str) -> mx.array:
     return mx.random.split(stage_key, len(MODALITIES))[MODALITIES.index(modality)]
 
 
+# Step keys of a stochastic sampler come from one fixed-size split of the item's stage key.
+MAX_STEPS = 1024
+
+
+def step_key(seed: int, stage: int, step: int, modality: str) -> mx.array:
+    """The key of a stochastic sampler's draw at `step` of `stage` for one item (seed taken mod 2**63)."""
+    if not 0 <= step < MAX_STEPS:
+        raise ValueError(f"step must be in [0, {MAX_STEPS}), got {step}")
+    return mx.random.split(item_key(seed % 2**63, stage, modality), MAX_STEPS)[step]
+
+
 def draw_noise(keys: Sequence[mx.array], item_shape: tuple[int, ...], dtype: mx.Dtype = mx.float32) -> mx.array:
     """Standard normal noise (len(keys), *item_shape): item i drawn from keys[i] alone."""
     if not keys:

@@ -67,9 +67,20 @@ def register_jobs() -> None:
         cs.store(group="job", name=name, node=node, package=_package_of(path))
 
 
+def _generation_value(name: str, key: str):
+    # Imported here: the generation table pulls in the guidance code, which composing does not need.
+    from ltxmlx.generations import get
+
+    return get(str(name)).value(str(key))
+
+
 def register_resolvers() -> None:
+    """`ltx_slug` (multirun sub-directory names) and `ltx_gen` (`${ltx_gen:${model.version},default_steps}`:
+    a setting of the model's generation from `ltxmlx.generations`, so groups never repeat the table)."""
     if not OmegaConf.has_resolver("ltx_slug"):
         OmegaConf.register_new_resolver("ltx_slug", lambda s: bounded_slug(str(s)))
+    if not OmegaConf.has_resolver("ltx_gen"):
+        OmegaConf.register_new_resolver("ltx_gen", _generation_value)
 
 
 def check_choice(group: str, option: str) -> None:

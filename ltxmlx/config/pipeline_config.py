@@ -32,7 +32,8 @@ def to_pipeline_config(cfg: RunConfig) -> PipelineConfig:
     m, p = cfg.model, cfg.pipeline
     files = ModelFiles(
         checkpoint=m.checkpoint, text_encoder=m.text_encoder, spatial_upsampler=m.spatial_upsampler,
-        distilled_lora=LoraSpec(m.distilled_lora, p.distilled_lora_strength) if m.distilled_lora else None)
+        distilled_lora=LoraSpec(m.distilled_lora, p.distilled_lora_strength) if m.distilled_lora else None,
+        video_vae=m.video_vae, audio_vae=m.audio_vae, duration_head=m.duration_head)
     guided = p.name != "distilled"
     return PipelineConfig(
         kind=p.name, files=files, height=cfg.resolution.height, width=cfg.resolution.width,
@@ -40,6 +41,6 @@ def to_pipeline_config(cfg: RunConfig) -> PipelineConfig:
         video_guider=_guider(cfg.guider.video) if guided else None,
         audio_guider=_guider(cfg.guider.audio) if guided else None,
         loras=tuple(LoraSpec(lo.weights, lo.strength) for lo in cfg.lora.stack),
-        dtype=m.dtype, stage1_sigmas=stage1_sigmas(cfg),
+        dtype=m.dtype, stage1_sigmas=stage1_sigmas(cfg), generation=m.version, video_decoder=m.video_decoder,
         stage2_sigmas=tuple(float(v) for v in p.stage2_sigmas) if p.name != "one_stage" else None,
     )

@@ -22,7 +22,7 @@ from omegaconf.errors import OmegaConfBaseException
 from ltxmlx.config.compose import compose_config
 from ltxmlx.config.jobs import check_choice, config_groups, group_options, jobs_dir
 from ltxmlx.config.plan import expand_seeds, load_prompts
-from ltxmlx.config.schema import RunConfig
+from ltxmlx.config.schema import WEIGHT_FIELDS, RunConfig
 from ltxmlx.config.validate import to_run_config, validate
 from ltxmlx.errors import LtxmlxError
 from ltxmlx.runner.outputs import check_writable
@@ -98,8 +98,7 @@ def _first_line(e: Exception) -> str:
 
 def _check_weights(cfg: RunConfig) -> None:
     """Local files must exist; Hub files must be cached when offline. Downloads wait for the run."""
-    refs = [cfg.model.checkpoint, cfg.model.text_encoder, cfg.model.spatial_upsampler,
-            cfg.model.distilled_lora, *[lora.weights for lora in cfg.lora.stack]]
+    refs = [getattr(cfg.model, name) for name in WEIGHT_FIELDS] + [lora.weights for lora in cfg.lora.stack]
     for spec in filter(None, refs):
         ref = parse(spec)
         if ref.kind == "local" or (ref.kind.startswith("hf") and cfg.paths.hf_offline):

@@ -17,20 +17,33 @@ from omegaconf import MISSING
 
 @dataclass
 class ModelCfg:
-    """One checkpoint family/variant and the files it needs."""
+    """One checkpoint family/variant and the files it needs.
+
+    `version` names the generation (`ltxmlx.generations`: "2.0" LTX-2 19B, "2.3" LTX-2.3 22B, "2.5"
+    LTX-2.5 22B); its defaults (steps, STG blocks, image CRF, text encoder, samplers) come from there.
+    LTX-2 / 2.3 keep everything but Gemma and the upsamplers in `checkpoint`; LTX-2.5 ships one file
+    per component: `checkpoint` is then its transformer file and `video_vae` / `audio_vae` are set.
+    """
 
     name: str = MISSING  # e.g. "ltx2_dev"; recorded in outputs
-    version: str = MISSING  # "2.0" (LTX-2 19B) or "2.3" (LTX-2.3 22B)
+    version: str = MISSING  # "2.0", "2.3" or "2.5"
     variant: str = MISSING  # "dev" or "distilled"
-    checkpoint: str = MISSING  # single-file checkpoint (transformer, VAEs, vocoder, connectors)
+    checkpoint: str = MISSING  # the single file (2.0 / 2.3) or the transformer file (2.5)
+    video_vae: Optional[str] = None  # 2.5: the video VAE file (conv, or the diffusion-decoder one)
+    audio_vae: Optional[str] = None  # 2.5: the audio VAE + vocoder file
+    duration_head: Optional[str] = None  # 2.5: clip-length predictor, used by `resolution.frames: auto`
     spatial_upsampler: Optional[str] = None  # needed by two-stage pipelines
     distilled_lora: Optional[str] = None  # stage-2 LoRA of the dev two-stage pipeline
-    text_encoder: str = MISSING  # Gemma 3 folder or repository
+    text_encoder: str = MISSING  # Gemma 3 folder / repository (2.0, 2.3) or Gemma 4 packed file (2.5)
+    video_decoder: str = "conv"  # "conv" or, where the generation has one, "diffusion"
     quantization: str = "none"  # "none" or "fp8" (FP8 E4M3 files, dequantized at load)
     dtype: str = "bfloat16"
-    default_steps: int = MISSING  # the official default for this version (40 for 2.0, 30 for 2.3)
-    stg_blocks: List[int] = MISSING  # the official STG block for this version
     tiny: bool = False  # the random-weight test model (written on first use into paths.cache)
+
+
+# The ModelCfg fields that name weight files (resolved to local paths before a run).
+WEIGHT_FIELDS = ("checkpoint", "text_encoder", "video_vae", "audio_vae", "duration_head", "spatial_upsampler",
+                 "distilled_lora")
 
 
 @dataclass
@@ -39,7 +52,7 @@ class ResolutionCfg:
 
     height: int = MISSING
     width: int = MISSING
-    frames: int = MISSING  # 8k+1
+    frames: Any = MISSING  # 8k+1, or "auto": the LTX-2.5 duration head picks each prompt's length
     fps: float = 24.0
 
 

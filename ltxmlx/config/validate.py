@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from ltxmlx.config.naming import slugify
 from ltxmlx.config.schema import RunConfig
 from ltxmlx.errors import ConfigError
+from ltxmlx.generations import GENERATIONS
 
 MIN_SIDE, MAX_SIDE = 64, 2048
 MIN_FRAMES, MAX_FRAMES = 9, 513
@@ -70,7 +71,13 @@ def validate(cfg: RunConfig) -> None:
 
 def _validate_model_pipeline(cfg: RunConfig) -> None:
     m, p = cfg.model, cfg.pipeline
-    _one_of("model.version", m.version, ("2.0", "2.3"))
+    _one_of("model.version", m.version, tuple(GENERATIONS))
+    gen = GENERATIONS[m.version]
+    _one_of("model.video_decoder", m.video_decoder, gen.video_decoders)
+    if gen.layout == "split":
+        for name in ("video_vae", "audio_vae"):
+            _check(bool(getattr(m, name)), f"model.{name}", getattr(m, name),
+                   f"a weight reference (LTX-{gen.name} ships its {name.replace('_', ' ')} as its own file)")
     _one_of("model.variant", m.variant, ("dev", "distilled"))
     _one_of("model.quantization", m.quantization, ("none", "fp8"))
     _one_of("model.dtype", m.dtype, DTYPES)
@@ -97,6 +104,14 @@ def _validate_size(cfg: RunConfig) -> None:
     for key, side in (("resolution.height", r.height), ("resolution.width", r.width)):
         _check(MIN_SIDE <= side <= MAX_SIDE, key, side, f"a size in [{MIN_SIDE}, {MAX_SIDE}]")
         _check(side % div == 0, key, side, f"a multiple of {div} for the {cfg.pipeline.name} pipeline")
+    if r.frames == "auto":
+        gen = GENERATIONS[cfg.model.version]
+        _check(gen.duration_head and bool(cfg.model.duration_head), "resolution.frames", r.frames,
+               "a frame count: 'auto' asks the LTX-2.5 duration head (model.duration_head) for each clip's length"
+               if gen.duration_head else f"a frame count: {gen.title} has no duration head for 'auto'")
+        return
+    _check(isinstance(r.frames, int) and not isinstance(r.frames, bool), "resolution.frames", r.frames,
+           "an integer number of frames (8k+1) or 'auto'")
     _check((r.frames - 1) % 8 == 0, "resolution.frames", r.frames, "8k+1 frames (9, 17, ..., 121, ...)")
     _check(MIN_FRAMES <= r.frames <= MAX_FRAMES, "resolution.frames", r.frames,
            f"a frame count in [{MIN_FRAMES}, {MAX_FRAMES}]")

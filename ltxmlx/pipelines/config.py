@@ -1,7 +1,7 @@
 """What a pipeline needs to know: files, shapes, sampling and guidance. Built by the renderer's schema.
 
-Values left as None take the official defaults for the checkpoint's `model_version` when the
-pipeline is made (e.g. 40 steps and STG block 29 for LTX-2, 30 steps and block 28 for LTX-2.3).
+Values left as None take the official defaults of the checkpoint's generation (`ltxmlx.generations`,
+chosen by the transformer file's `model_version`) when the pipeline is made.
 """
 
 from __future__ import annotations
@@ -21,13 +21,27 @@ class LoraSpec:
 
 @dataclass(frozen=True)
 class ModelFiles:
-    """checkpoint: the LTX single file; text_encoder: a Gemma 3 folder; upsampler for two-stage kinds;
-    distilled_lora: the stage-2 LoRA of the dev two-stage pipeline."""
+    """checkpoint: the transformer file (LTX-2 / 2.3: the single file that also holds the text
+    connectors, VAEs and vocoder); text_encoder: a Gemma 3 folder or a Gemma 4 packed file;
+    video_vae / audio_vae: the split files of LTX-2.5 (None: inside `checkpoint`); upsampler for
+    two-stage kinds; distilled_lora: the stage-2 LoRA of the dev two-stage pipeline; duration_head:
+    the LTX-2.5 clip-length predictor (needed for `num_frames=None`)."""
 
     checkpoint: str
     text_encoder: str
     spatial_upsampler: str | None = None
     distilled_lora: LoraSpec | None = None
+    video_vae: str | None = None
+    audio_vae: str | None = None
+    duration_head: str | None = None
+
+    @property
+    def video_vae_file(self) -> str:
+        return self.video_vae or self.checkpoint
+
+    @property
+    def audio_vae_file(self) -> str:
+        return self.audio_vae or self.checkpoint
 
 
 @dataclass(frozen=True)
@@ -48,7 +62,9 @@ class PipelineConfig:
     decode_tile_budget_gb: float | None = None  # None: choose tiles from the free memory
     stage1_sigmas: tuple[float, ...] | None = None  # overrides the scheduler / distilled table
     stage2_sigmas: tuple[float, ...] | None = None  # None: the official stage-2 distilled table
-    image_crf: int = 33  # H.264 re-encode of conditioning images (the LTX-2 / 2.3 value; 0 = off)
+    image_crf: int | None = None  # H.264 re-encode of conditioning images; None: the generation's (0 = off)
+    generation: str | None = None  # the generation the files must be ("2.0", "2.3", "2.5"); None: any
+    video_decoder: str = "conv"  # "conv" or "diffusion" (a generation whose video VAE file has one)
     text_max_length: int | None = None  # Gemma token length; None: the official 1024
     prompt_cache_dir: str | None = None  # on-disk prompt embedding cache; None: no cache
 

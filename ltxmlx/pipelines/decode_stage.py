@@ -46,15 +46,19 @@ class DecodeStage:
         return self.info.audio_sample_rate
 
     def key_inputs(self, item: RenderItem) -> dict:
-        return {"stage": self.name, "checkpoint": file_identity(self.cfg.files.checkpoint),
-                "dtype": self.cfg.dtype, "audio": self.cfg.audio}
+        files = self.cfg.files
+        key = {"stage": self.name, "checkpoint": file_identity(files.checkpoint),
+               "dtype": self.cfg.dtype, "audio": self.cfg.audio}
+        if files.video_vae or files.audio_vae:
+            key.update(video_vae=file_identity(files.video_vae_file), audio_vae=file_identity(files.audio_vae_file))
+        return key
 
     def __enter__(self) -> DecodeStage:
-        dtype, path = mx_dtype(self.cfg.dtype), self.cfg.files.checkpoint
-        self._video = build("video_decoder", path, dtype=dtype)
+        dtype, files = mx_dtype(self.cfg.dtype), self.cfg.files
+        self._video = build("video_decoder", files.video_vae_file, dtype=dtype)
         if self.cfg.audio:
-            self._audio = build("audio_decoder", path, dtype=dtype)
-            self._vocoder = build("vocoder", path, dtype=dtype)
+            self._audio = build("audio_decoder", files.audio_vae_file, dtype=dtype)
+            self._vocoder = build("vocoder", files.audio_vae_file, dtype=dtype)
         return self
 
     def __exit__(self, *exc) -> None:

@@ -7,7 +7,7 @@ evaluates, so the loop costs one graph per step and the caller decides when memo
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, replace
 
 import mlx.core as mx
@@ -145,6 +145,8 @@ def denoise(
     max_batch_size: int,
     record_passes: bool = False,
     uniform_timesteps: bool = False,
+    stepper=None,
+    step_noise: Callable[[int, str, tuple[int, ...]], mx.array] | None = None,
 ) -> Generator[StepEvent, None, tuple[LatentState | None, LatentState | None]]:
     """Euler-denoise the noised states over `sigmas` (float32 values, last 0); returns the final states.
 
@@ -153,6 +155,9 @@ def denoise(
     guided x0), pass_<name> (raw x0 of each pass, if record_passes), next (after the step)}}.
     A modality given as None is never computed (video-only mode passes audio=None).
     uniform_timesteps: the caller knows that no token is conditioned (all denoise masks are 1).
+    stepper: an object of `components.diffusion_steps.STEPPERS` (default Euler). A stochastic one gets
+    `step_noise(step, modality, shape)` at every non-terminal step, video before audio (the official
+    draw order), and the conditioning mask is re-applied after its renoising.
     """
     if video is None and audio is None:
         raise ShapeError("denoise: expected a video and/or an audio state, got neither")
@@ -167,7 +172,9 @@ def denoise(
     init = {m: {"latent": s.latent, "positions": s.positions, "denoise_mask": s.denoise_mask,
                 "clean_latent": s.clean_latent} for m, s in states.items() if s is not None}
     yield StepEvent(stage, 0, total, init, pipelined=True)
-    stepper = EulerStep()
+    stepper = stepper or EulerStep()
+    if stepper.stochastic and step_noise is None:
+        raise ValueError("denoise: a stochastic sampler needs a step_noise source")
     last: tuple[mx.array | None, mx.array | None] = (None, None)
     for i in range(total):
         plan = plan_step(guidance.video if video is not None else None,
@@ -182,7 +189,12 @@ def denoise(
             if state is None:
                 continue
             clean_x0 = post_process_latent(x0[k], state.denoise_mask, state.clean_latent)
-            nxt = stepper.step(state.latent, clean_x0, sigmas, i)
+            if stepper.stochastic and sigmas[i + 1] != 0:
+                noise = step_noise(i, m, tuple(state.latent.shape))
+                nxt = stepper.step(state.latent, clean_x0, sigmas, i, noise)
+                nxt = post_process_latent(nxt, state.denoise_mask, state.clean_latent)
+            else:
+                nxt = stepper.step(state.latent, clean_x0, sigmas, i)
             record = {"latent": state.latent, "denoised": x0[k], "next": nxt}
             if record_passes:
                 record.update({f"pass_{name}": vals[k] for name, vals in outputs.items() if vals[k] is not None})

@@ -26,7 +26,15 @@ from ltxmlx.pipelines.models import (
     lora_identity,
     mx_dtype,
 )
-from ltxmlx.pipelines.states import ImageSource, NoiseSource, batch_states, split_latent
+from ltxmlx.components.diffusion_steps import STEPPERS
+from ltxmlx.pipelines.states import (
+    ImageSource,
+    NoiseSource,
+    StepNoiseSource,
+    batch_states,
+    batch_step_noise,
+    split_latent,
+)
 from ltxmlx.pipelines.validation import validate_items
 
 log = logging.getLogger(__name__)
@@ -57,6 +65,8 @@ class DiffusionStage:
     refine: start from the inputs' latents re-noised to `noise_scale` (stage 2); else from pure noise.
     keep_input_audio: output the input audio latent instead of the refined one (the dev two-stage
     pipeline decodes stage-1 audio). pass_contexts: copy the positive contexts to the outputs.
+    image_crf: the H.264 re-encode of conditioning images (part of the stage key). sampler: a key of
+    `STEPPERS`; a stochastic one draws its step noise from `step_noise` (default: the item's keys).
     """
 
     name: str
@@ -75,6 +85,9 @@ class DiffusionStage:
     keep_input_audio: bool = False
     pass_contexts: bool = False
     record_passes: bool = False
+    image_crf: int = 0
+    sampler: str = "euler"
+    step_noise: StepNoiseSource | None = None
     _model: object = field(default=None, init=False, repr=False)
     _encoder: object = field(default=None, init=False, repr=False)
 
@@ -86,11 +99,13 @@ class DiffusionStage:
         g = self.guidance
         return {
             "stage": self.name, "kind": self.cfg.kind, "checkpoint": file_identity(self.cfg.files.checkpoint),
+            **({"video_vae": file_identity(self.cfg.files.video_vae)} if self.cfg.files.video_vae and item.images else {}),
             "loras": lora_identity(self.loras), "dtype": self.cfg.dtype, "seed": item.seed,
-            "images": [[i.path, i.frame, i.strength] for i in item.images], "image_crf": self.cfg.image_crf,
+            "images": [[i.path, i.frame, i.strength] for i in item.images], "image_crf": self.image_crf,
             "size": [self.height, self.width, self.cfg.num_frames, self.cfg.fps], "sigmas": list(self.sigmas),
             "noise_scale": self.noise_scale, "audio": self.cfg.audio, "keep_input_audio": self.keep_input_audio,
             "guidance": [None if p is None else repr(p) for p in (g.video, g.audio)],
+            **({"sampler": self.sampler} if self.sampler != "euler" else {}),
         }
 
     def __enter__(self) -> DiffusionStage:
@@ -107,7 +122,7 @@ class DiffusionStage:
         if not item.images:
             return []
         if self._encoder is None:
-            self._encoder = build("video_encoder", self.cfg.files.checkpoint, dtype=self.dtype)
+            self._encoder = build("video_encoder", self.cfg.files.video_vae_file, dtype=self.dtype)
         out = []
         for image in item.images:
             pixels = mx.array(self.images(item, image, self.height, self.width)).astype(self.dtype)
@@ -133,9 +148,14 @@ class DiffusionStage:
         # Without image conditioning every token of an item has the item's noise level: the transformer
         # then computes its modulation once per item instead of once per token (same result, less memory).
         uniform = not any(item.images for item in items)
+        stepper = STEPPERS[self.sampler]()
+        step_noise = None
+        if stepper.stochastic:
+            step_noise = batch_step_noise(self.step_noise, items, self.stage_index)
         video, audio_state = yield from denoise(
             self._model, video, audio_state, self.sigmas, contexts, self.guidance, self.name,
-            self.cfg.max_batch_size, self.record_passes, uniform_timesteps=uniform)
+            self.cfg.max_batch_size, self.record_passes, uniform_timesteps=uniform, stepper=stepper,
+            step_noise=step_noise)
         v_lat = video_tools.unpatchify(video_tools.clear_conditioning(video).latent)
         outputs = [{"video_latent": v} for v in split_latent(v_lat)]
         if audio:

@@ -8,23 +8,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ltxmlx.components.guiders import (
-    GuiderParams,
-    default_guider_params,
-    default_num_inference_steps,
-)
+from ltxmlx.components.guiders import GuiderParams
 from ltxmlx.components.schedulers import (
     DISTILLED_SIGMA_VALUES,
     STAGE_2_DISTILLED_SIGMA_VALUES,
     LTX2Scheduler,
 )
+from ltxmlx.errors import ConfigError
 from ltxmlx.pipelines.api import Stage
 from ltxmlx.pipelines.config import PipelineConfig
 from ltxmlx.pipelines.decode_stage import DecodeStage
 from ltxmlx.pipelines.denoise import Guidance
 from ltxmlx.pipelines.diffusion_stage import DiffusionStage, stage_sigmas
 from ltxmlx.pipelines.models import CheckpointInfo, check_loras
-from ltxmlx.pipelines.states import ImageSource, NoiseSource, file_images, keyed_noise
+from ltxmlx.pipelines.states import (
+    ImageSource,
+    NoiseSource,
+    StepNoiseSource,
+    file_images,
+    keyed_noise,
+    keyed_step_noise,
+)
 from ltxmlx.pipelines.text_stage import TextStage
 from ltxmlx.pipelines.upsample_stage import UpsampleStage
 from ltxmlx.pipelines.validation import validate_against_checkpoint
@@ -32,18 +36,37 @@ from ltxmlx.pipelines.validation import validate_against_checkpoint
 
 @dataclass(frozen=True)
 class Resolved:
-    """The settings a config leaves to the checkpoint's defaults, resolved."""
+    """The settings a config leaves to the checkpoint's generation, resolved."""
 
     guidance: Guidance
     stage1_sigmas: tuple[float, ...]
     stage2_sigmas: tuple[float, ...] | None
+    image_crf: int
+    stage1_sampler: str  # "euler" or "euler_ancestral"
+    ancestral_seed_offset: int = 0
+
+
+def check_generation(cfg: PipelineConfig, info: CheckpointInfo) -> None:
+    """The files are the generation the config asks for, and its video decoder exists there."""
+    gen = info.generation
+    if cfg.generation is not None:
+        found = gen.name if gen else f"a file without model_version"
+        if gen is None or gen.name != cfg.generation:
+            raise ConfigError("model.version", cfg.generation,
+                              f"the generation of {cfg.files.checkpoint} ({found}, model_version "
+                              f"{info.model_version or 'absent'}): set model.version to match, or give the "
+                              f"LTX-{cfg.generation} files")
+    decoders = gen.video_decoders if gen else ("conv",)
+    if cfg.video_decoder not in decoders:
+        raise ConfigError("model.video_decoder", cfg.video_decoder,
+                          f"one of {', '.join(decoders)} for {gen.title if gen else 'this model'}")
 
 
 def resolve(cfg: PipelineConfig, info: CheckpointInfo) -> Resolved:
     if cfg.guided:
         dv, da = (None, None)
         if cfg.video_guider is None or cfg.audio_guider is None:
-            dv, da = default_guider_params(info.model_version)
+            dv, da = info.require_generation("guidance").guider_params()
         video: GuiderParams | None = cfg.video_guider or dv
         audio: GuiderParams | None = (cfg.audio_guider or da) if cfg.audio else None
         guidance = Guidance(video, audio)
@@ -54,23 +77,30 @@ def resolve(cfg: PipelineConfig, info: CheckpointInfo) -> Resolved:
     elif cfg.kind == "distilled":
         s1 = stage_sigmas(DISTILLED_SIGMA_VALUES)
     else:
-        steps = cfg.steps or default_num_inference_steps(info.model_version)
+        steps = cfg.steps or info.require_generation("step count").default_steps
         s1 = stage_sigmas(LTX2Scheduler().execute(steps))
     s2 = None
     if cfg.two_stage:
         s2 = stage_sigmas(cfg.stage2_sigmas or STAGE_2_DISTILLED_SIGMA_VALUES)
-    return Resolved(guidance, s1, s2)
+    crf = cfg.image_crf if cfg.image_crf is not None else info.require_generation("image CRF").image_crf
+    sampler, offset = "euler", 0
+    if cfg.kind == "distilled" and info.generation is not None:
+        sampler, offset = info.generation.distilled_sampler, info.generation.ancestral_seed_offset
+    return Resolved(guidance, s1, s2, crf, sampler, offset)
 
 
 def make_pipeline(cfg: PipelineConfig, noise: NoiseSource | None = None, images: ImageSource | None = None,
-                  record_passes: bool = False) -> list[Stage]:
+                  record_passes: bool = False, step_noise: StepNoiseSource | None = None) -> list[Stage]:
     """The stages of `cfg.kind`; raises ConfigError / LoraError / CheckpointError before any model loads.
 
     noise / images: where item noise and preprocessed conditioning images come from (default: each
     item's keyed PRNG; image files). record_passes: put every guidance pass's x0 in the step events.
+    step_noise: the draws of a stochastic stage-1 sampler (default: the item's keys at seed + the
+    generation's offset).
     """
     cfg.validate()
-    info = CheckpointInfo.read(cfg.files.checkpoint)
+    info = CheckpointInfo.read(cfg.files)
+    check_generation(cfg, info)
     r = resolve(cfg, info)
     validate_against_checkpoint(cfg, info.config["transformer"], (r.guidance.video, r.guidance.audio))
     distilled_lora = (cfg.files.distilled_lora,) if cfg.files.distilled_lora else ()
@@ -78,16 +108,18 @@ def make_pipeline(cfg: PipelineConfig, noise: NoiseSource | None = None, images:
     if distilled_lora:
         check_loras(info.config, distilled_lora)
     noise = noise or keyed_noise
-    images = images or file_images(cfg.image_crf)
+    images = images or file_images(r.image_crf)
     needs_negative = any(p is not None and p.needs_uncond for p in (r.guidance.video, r.guidance.audio))
-    common = {"cfg": cfg, "info": info, "noise": noise, "images": images, "record_passes": record_passes}
+    common = {"cfg": cfg, "info": info, "noise": noise, "images": images, "record_passes": record_passes,
+              "image_crf": r.image_crf}
+    first = {"sampler": r.stage1_sampler, "step_noise": step_noise or keyed_step_noise(r.ancestral_seed_offset)}
     if not cfg.two_stage:
         stage1 = DiffusionStage(name="stage1", stage_index=0, height=cfg.height, width=cfg.width,
-                                sigmas=r.stage1_sigmas, guidance=r.guidance, loras=cfg.loras, **common)
+                                sigmas=r.stage1_sigmas, guidance=r.guidance, loras=cfg.loras, **first, **common)
         return [TextStage(cfg, needs_negative), stage1, DecodeStage(cfg, info)]
     stage1 = DiffusionStage(name="stage1", stage_index=0, height=cfg.height // 2, width=cfg.width // 2,
                             sigmas=r.stage1_sigmas, guidance=r.guidance, loras=cfg.loras, pass_contexts=True,
-                            **common)
+                            **first, **common)
     # Stage 2 never guides; the dev flow refines with the distilled LoRA and keeps stage-1 audio.
     stage2 = DiffusionStage(name="stage2", stage_index=1, height=cfg.height, width=cfg.width,
                             sigmas=r.stage2_sigmas, guidance=Guidance(), loras=cfg.loras + distilled_lora,

@@ -23,7 +23,10 @@ from ltxmlx.model.audio_vae.config import (
     VocoderConfig,
 )
 from ltxmlx.model.video_vae.config import VideoDecoderConfig
-from ltxmlx.pipelines.config import LoraSpec
+from ltxmlx import generations
+from ltxmlx.errors import CheckpointError, ConfigError
+from ltxmlx.generations import Generation
+from ltxmlx.pipelines.config import LoraSpec, ModelFiles
 from ltxmlx.pipelines.states import LatentGeometry
 from ltxmlx.pipelines.validation import DTYPES
 
@@ -52,29 +55,59 @@ def lora_identity(loras: Sequence[LoraSpec]) -> list[dict]:
 
 @dataclass(frozen=True)
 class CheckpointInfo:
-    """The parts of an LTX single file's metadata config the pipelines need."""
+    """What the pipelines need from the model files' metadata (no tensor data is read).
+
+    config: the transformer file's metadata config; generation: the entry of `ltxmlx.generations`
+    chosen by its `model_version` (None when the file has none: then every default must be given);
+    geometry and the audio rate come from the video / audio VAE files (the single file on 2.0 / 2.3).
+    """
 
     config: dict
     model_version: str
     geometry: LatentGeometry
     audio_sample_rate: int
+    generation: Generation | None = None
 
     @staticmethod
-    def read(path: str | Path) -> CheckpointInfo:
-        ckpt = open_checkpoint(path)
-        cfg = ckpt.config
-        vae = VideoDecoderConfig.from_config(cfg["vae"])
-        audio = AudioVAEConfig.from_config(cfg)
+    def read(files: ModelFiles | str | Path) -> CheckpointInfo:
+        if not isinstance(files, ModelFiles):
+            files = ModelFiles(checkpoint=str(files), text_encoder="")
+        ckpt = open_checkpoint(files.checkpoint)
+        if "transformer" not in ckpt.config:
+            raise CheckpointError(f"{files.checkpoint}: holds no transformer (config sections: "
+                                  f"{sorted(ckpt.config)}); expected an LTX transformer or single file")
+        version = str(ckpt.metadata.get("model_version", ""))
+        generation = generations.for_model_version(version) if version else None
+        vae = _section(files.video_vae_file, "vae", ckpt)
+        audio_cfg = ckpt.config if files.audio_vae_file == files.checkpoint else open_checkpoint(files.audio_vae_file).config
+        if "audio_vae" not in audio_cfg:
+            raise CheckpointError(f"{files.audio_vae_file}: holds no audio VAE (config sections: {sorted(audio_cfg)})")
+        vae_cfg = VideoDecoderConfig.from_config(vae) if vae.get("_class_name") != "CausalDiffusionVAE" else None
+        channels = vae_cfg.latent_channels if vae_cfg else int(vae["latent_channels"])
+        scale = ScaleFactors(*vae_cfg.scale_factors) if vae_cfg else ScaleFactors()
+        audio = AudioVAEConfig.from_config(audio_cfg)
         geometry = LatentGeometry(
-            video_channels=vae.latent_channels, scale=ScaleFactors(*vae.scale_factors),
+            video_channels=channels, scale=scale,
             audio_channels=audio.z_channels, audio_mel_bins=audio.latent_mel_bins,
             audio_sample_rate=audio.sample_rate, audio_hop_length=audio.hop_length,
             audio_downsample=LATENT_DOWNSAMPLE_FACTOR,
         )
-        # Only needed for the official defaults (steps, STG block); those raise if it is absent.
-        version = str(ckpt.metadata.get("model_version", ""))
-        rate = VocoderConfig.from_config(cfg).output_sampling_rate
-        return CheckpointInfo(cfg, str(version), geometry, rate)
+        rate = VocoderConfig.from_config(audio_cfg).output_sampling_rate
+        return CheckpointInfo(ckpt.config, version, geometry, rate, generation)
+
+    def require_generation(self, what: str) -> Generation:
+        """The generation, or a clear error when the file has no `model_version` to choose `what` by."""
+        if self.generation is None:
+            raise ConfigError("model_version", None, f"a model_version in the transformer file's metadata "
+                                                     f"(needed for the default {what}; or set it explicitly)")
+        return self.generation
+
+
+def _section(path: str, name: str, ckpt) -> dict:
+    cfg = ckpt.config if str(path) == str(ckpt.path) else open_checkpoint(path).config
+    if name not in cfg:
+        raise CheckpointError(f"{path}: holds no {name!r} section (config sections: {sorted(cfg)}); wrong file?")
+    return cfg[name]
 
 
 def check_loras(checkpoint_config: dict, loras: Sequence[LoraSpec]) -> None:

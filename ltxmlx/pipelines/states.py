@@ -21,7 +21,7 @@ from ltxmlx.components.latent_tools import (
     VideoLatentShape,
     VideoLatentTools,
 )
-from ltxmlx.components.noisers import draw_noise, item_key, noise_latent
+from ltxmlx.components.noisers import draw_noise, item_key, noise_latent, step_key
 from ltxmlx.media.images import load_conditioning_image
 from ltxmlx.conditioning.keyframe_cond import condition_by_keyframe
 from ltxmlx.conditioning.latent_cond import condition_by_latent_index
@@ -38,6 +38,39 @@ class NoiseSource(Protocol):
 def keyed_noise(item: RenderItem, stage_index: int, modality: str, shape: tuple[int, ...]) -> mx.array:
     """The default: noise from the item's own key (seed, stage, modality)."""
     return draw_noise([item_key(item.seed, stage_index, modality)], tuple(shape[1:]))
+
+
+class StepNoiseSource(Protocol):
+    def __call__(self, item: RenderItem, stage_index: int, step: int, modality: str,
+                 shape: tuple[int, ...]) -> mx.array:
+        """Standard normal noise (1, T, C) for a stochastic sampler's draw at `step` of one item."""
+        ...
+
+
+def keyed_step_noise(seed_offset: int) -> StepNoiseSource:
+    """The default: draws from the item's key at seed + `seed_offset` (the official ancestral loop
+    seeds its own generator from the pipeline seed + 10000, apart from the initial noise)."""
+
+    def draw(item: RenderItem, stage_index: int, step: int, modality: str, shape: tuple[int, ...]) -> mx.array:
+        return draw_noise([step_key(item.seed + seed_offset, stage_index, step, modality)], tuple(shape[1:]))
+
+    return draw
+
+
+def batch_step_noise(source: StepNoiseSource, items: Sequence[RenderItem], stage_index: int):
+    """(step, modality, (B, T, C)) -> each item's own draw, stacked: batched == solo."""
+
+    def draw(step: int, modality: str, shape: tuple[int, ...]) -> mx.array:
+        parts = []
+        for item in items:
+            n = source(item, stage_index, step, modality, (1, *shape[1:]))
+            if tuple(n.shape) != (1, *shape[1:]):
+                raise ShapeError(f"{modality} step noise for item {item.id}: expected {(1, *shape[1:])}, "
+                                 f"got {tuple(n.shape)}")
+            parts.append(n)
+        return mx.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
+
+    return draw
 
 
 class ImageSource(Protocol):

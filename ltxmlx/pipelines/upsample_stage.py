@@ -27,13 +27,13 @@ class UpsampleStage:
 
     def key_inputs(self, item: RenderItem) -> dict:
         return {"stage": self.name, "upsampler": file_identity(self.cfg.files.spatial_upsampler),
-                "checkpoint": file_identity(self.cfg.files.checkpoint), "dtype": self.cfg.dtype}
+                "checkpoint": file_identity(self.cfg.files.video_vae_file), "dtype": self.cfg.dtype}
 
     def __enter__(self) -> UpsampleStage:
         dtype = mx_dtype(self.cfg.dtype)
         self._upsampler = build("spatial_upsampler", self.cfg.files.spatial_upsampler, dtype=dtype)
         # The upsampler works on raw VAE latents: the video VAE's per-channel statistics unwrap them.
-        self._stats = build("video_latent_stats", self.cfg.files.checkpoint, dtype=dtype)
+        self._stats = build("video_latent_stats", self.cfg.files.video_vae_file, dtype=dtype)
         return self
 
     def __exit__(self, *exc) -> None:

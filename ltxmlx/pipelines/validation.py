@@ -84,7 +84,7 @@ def validate_config(cfg) -> None:
         raise ConfigError("max_batch_size", cfg.max_batch_size, "an integer >= 1")
     if cfg.dtype not in DTYPES:
         raise ConfigError("dtype", cfg.dtype, f"one of {', '.join(DTYPES)}")
-    if not 0 <= cfg.image_crf <= 51:
+    if cfg.image_crf is not None and not 0 <= cfg.image_crf <= 51:
         raise ConfigError("image_crf", cfg.image_crf, "an H.264 CRF in [0, 51]")
     if cfg.decode_tile_budget_gb is not None and not cfg.decode_tile_budget_gb > 0:
         raise ConfigError("decode_tile_budget_gb", cfg.decode_tile_budget_gb, "a positive size in GB or None")

@@ -14,7 +14,7 @@ from typing import Callable
 
 from ltxmlx.config.jobs import jobs_dir
 from ltxmlx.config.plan import Plan, build_plan, expand_seeds
-from ltxmlx.config.schema import RunConfig
+from ltxmlx.config.schema import WEIGHT_FIELDS, RunConfig
 from ltxmlx.runner import history, memory
 from ltxmlx.runner.outputs import RunDir, write_json_atomic
 from ltxmlx.runner.records import build_record
@@ -24,7 +24,6 @@ from ltxmlx.weights import identity, resolve
 
 log = logging.getLogger(__name__)
 
-WEIGHT_FIELDS = ("checkpoint", "text_encoder", "spatial_upsampler", "distilled_lora")
 
 
 @dataclass

@@ -13,7 +13,8 @@ from ltxmlx.components.guidance_passes import (
     run_passes,
     tile_passes,
 )
-from ltxmlx.components.guiders import GuiderParams, default_guider_params, default_num_inference_steps, guide
+from ltxmlx.components.guiders import GuiderParams, guide
+from ltxmlx.generations import get as generation
 
 
 def _arr(*vals):
@@ -49,19 +50,8 @@ def test_no_guidance_returns_cond_and_missing_pass_raises():
         GuiderParams(stg_scale=1.0)
 
 
-def test_official_defaults_per_model_version():
-    v19, a19 = default_guider_params("2.0.0")
-    v23, a23 = default_guider_params("2.3.0")
-    assert (v19.cfg_scale, v19.stg_scale, v19.rescale_scale, v19.modality_scale) == (3.0, 1.0, 0.7, 3.0)
-    assert (a19.cfg_scale, a19.stg_scale, a19.rescale_scale, a19.modality_scale) == (7.0, 1.0, 0.7, 3.0)
-    assert v19.stg_blocks == a19.stg_blocks == (29,) and v23.stg_blocks == a23.stg_blocks == (28,)
-    assert default_num_inference_steps("2.0.0") == 40 and default_num_inference_steps("2.3.0") == 30
-    with pytest.raises(ValueError):
-        default_guider_params("2.5.0")
-
-
 def test_pass_plan_layout_and_chunks():
-    v, a = default_guider_params("2.3.0")
+    v, a = generation("2.3").guider_params()
     plan = plan_step(v, a, 0)
     assert plan.names == ("cond", "uncond", "ptb", "mod")
     assert plan.passes[2].skip_video_self_attn == (28,) and plan.passes[3].skip_cross_modal

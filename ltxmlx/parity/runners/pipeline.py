@@ -11,6 +11,7 @@ import mlx.core as mx
 
 from ltxmlx.components.guiders import GuiderParams
 from ltxmlx.components.patchifiers import AudioPatchifier
+from ltxmlx.loader.checkpoint import open_checkpoint
 from ltxmlx.pipelines.api import ImageCondition, RenderItem
 from ltxmlx.pipelines.config import LoraSpec, ModelFiles, PipelineConfig
 from ltxmlx.pipelines.factory import make_pipeline
@@ -28,19 +29,47 @@ def _guider(p: dict | None) -> GuiderParams | None:
                         skip_step=p["skip_step"])
 
 
+def _role(path) -> str:
+    """What a case checkpoint holds, read from its own metadata (never from its name)."""
+    ckpt = open_checkpoint(path)
+    cfg = ckpt.metadata.get("config")
+    if not isinstance(cfg, dict):
+        return "ic_lora" if "reference_downscale_factor" in ckpt.metadata else "lora"
+    if "duration_head" in cfg:
+        return "duration_head"
+    if "transformer" in cfg:
+        return "checkpoint"
+    if "vae" in cfg:
+        return "video_vae"
+    if "audio_vae" in cfg:
+        return "audio_vae"
+    return "spatial_upsampler" if cfg.get("spatial_upsample") else "temporal_upsampler"
+
+
+def case_files(case) -> dict[str, str]:
+    """{role: path} of the case's checkpoints (a single file plays every role its config names)."""
+    roles: dict[str, str] = {}
+    for i in range(len(case.checkpoints)):
+        path = str(case.checkpoint_path(i))
+        roles.setdefault(_role(path), path)
+    return roles
+
+
 def pipeline_config(case) -> PipelineConfig:
     p = case.config["pipeline"]
     lora = p.get("distilled_lora")
+    roles = case_files(case)
     files = ModelFiles(
-        checkpoint=str(case.checkpoint_path(0)),
+        checkpoint=roles["checkpoint"],
         text_encoder=str(case.root / "common" / "tiny_gemma3"),
-        spatial_upsampler=str(case.checkpoint_path(1)),
-        distilled_lora=LoraSpec(str(case.root / lora["file"]), float(lora["strength"])) if lora else None,
+        spatial_upsampler=roles.get("spatial_upsampler"),
+        distilled_lora=LoraSpec(roles["lora"], float(lora["strength"])) if lora else None,
+        video_vae=roles.get("video_vae"), audio_vae=roles.get("audio_vae"),
     )
     return PipelineConfig(
         kind=_KINDS[p["kind"]], files=files, height=p["height"], width=p["width"], num_frames=p["num_frames"],
         fps=p["frame_rate"], steps=p.get("num_inference_steps"), video_guider=_guider(p.get("video_guider_params")),
-        audio_guider=_guider(p.get("audio_guider_params")), max_batch_size=p["max_batch_size"], dtype="float32",
+        audio_guider=_guider(p.get("audio_guider_params")), max_batch_size=p.get("max_batch_size", 1), dtype="float32",
     )
 
 
@@ -60,6 +89,17 @@ def _sources(case):
         return case.input("image.stage1" if height == stage1_h else "image.stage2")
 
     return noise, images
+
+
+def _step_noise(case):
+    """A stochastic sampler's recorded draws (`noise.stage1_ancestral.<i>`), consumed in draw order."""
+    draws = sorted((k for k in case.inputs if k.startswith("noise.stage1_ancestral.")), key=lambda k: int(k.rsplit(".", 1)[1]))
+    order = iter(draws)
+
+    def step_noise(item, stage_index, step, modality, shape):
+        return mx.array(case.input(next(order)))
+
+    return step_noise if draws else None
 
 
 def _contexts(case) -> dict[str, mx.array]:
@@ -102,7 +142,8 @@ def _drive(stage, items, inputs):
 
 def run(case) -> dict[str, mx.array]:
     noise, images = _sources(case)
-    stages = make_pipeline(pipeline_config(case), noise=noise, images=images, record_passes=True)
+    stages = make_pipeline(pipeline_config(case), noise=noise, images=images, record_passes=True,
+                           step_noise=_step_noise(case))
     item = _item(case)
     inputs = [_contexts(case)]
     out: dict[str, mx.array] = {}
