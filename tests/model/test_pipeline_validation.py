@@ -126,3 +126,29 @@ def test_default_guidance_comes_from_the_model_version():
     r = factory.resolve(cfg(video_guider=None, audio_guider=None, steps=None), factory.CheckpointInfo.read(CKPT))
     assert r.guidance.video.stg_blocks == (29,)  # LTX-2 (model_version 2.0.0) perturbs block 29
     assert len(r.stage1_sigmas) == 41  # 40 steps for LTX-2
+
+
+def test_files_of_another_generation_are_refused_naming_both():
+    # An LTX-2.3 single file where the config asks for LTX-2.5 (and the reverse direction) stops here.
+    files = replace(FILES, checkpoint=str(PARITY / "22b" / "tiny_22b.safetensors"))
+    with pytest.raises(ConfigError, match=r"model\.version.*2\.5.*\(2\.3, model_version 2\.3\.0\)"):
+        make_pipeline(cfg(files=files, generation="2.5"))
+    with pytest.raises(ConfigError, match=r"model\.version.*2\.3.*\(2\.0"):
+        make_pipeline(cfg(generation="2.3"))
+
+
+def test_diffusion_decoder_needs_a_generation_that_has_one():
+    with pytest.raises(ConfigError, match="model.video_decoder.*conv for LTX-2 19B"):
+        make_pipeline(cfg(video_decoder="diffusion"))
+
+
+def test_image_crf_and_distilled_sampler_come_from_the_generation():
+    r19 = factory.resolve(cfg(kind="distilled", video_guider=None, audio_guider=None), factory.CheckpointInfo.read(CKPT))
+    assert (r19.image_crf, r19.stage1_sampler) == (33, "euler")
+    split = ModelFiles(str(PARITY / "25" / "tiny_ltx-2.5-distilled-transformer.safetensors"), "",
+                       video_vae=str(PARITY / "25" / "tiny_ltx-2.5-video-vae-conv.safetensors"),
+                       audio_vae=str(PARITY / "25" / "tiny_ltx-2.5-audio-vae.safetensors"))
+    r25 = factory.resolve(cfg(kind="distilled", video_guider=None, audio_guider=None, files=split),
+                          factory.CheckpointInfo.read(split))
+    assert (r25.image_crf, r25.stage1_sampler, r25.ancestral_seed_offset) == (18, "euler_ancestral", 10000)
+    assert factory.resolve(cfg(image_crf=0), factory.CheckpointInfo.read(CKPT)).image_crf == 0

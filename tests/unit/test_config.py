@@ -124,3 +124,28 @@ def test_pipeline_config_makes_sampling_explicit():
     assert len(dev.stage1_sigmas) == 41 and max(abs(a - b) for a, b in zip(dev.stage1_sigmas, official)) == 0
     assert dev.video_guider.cfg_scale == 3.0 and dev.video_guider.stg_blocks == (29,)
     assert dev.audio_guider.cfg_scale == 7.0 and dev.files.distilled_lora.strength == 1.0
+
+
+def test_generation_defaults_flow_into_the_groups():
+    dev25 = typed("model=ltx25_dev", "pipeline=two_stage", "scheduler=ltx2", "guider=multimodal")
+    assert dev25.scheduler.steps == 30 and dev25.guider.video.stg_blocks == [28]
+    dev19 = typed("model=ltx2_dev", "pipeline=two_stage", "scheduler=ltx2", "guider=multimodal")
+    assert dev19.scheduler.steps == 40 and dev19.guider.audio.stg_blocks == [29]
+
+
+def test_ltx25_needs_its_split_files_and_offers_the_diffusion_decoder():
+    assert typed("model=ltx25_distilled", "model.video_decoder=diffusion").model.video_decoder == "diffusion"
+    with pytest.raises(ConfigError, match="model.video_vae"):
+        typed("model=ltx25_distilled", "model.video_vae=null")
+    with pytest.raises(ConfigError, match=r"model\.video_decoder.*expected one of conv\)"):
+        typed("model=ltx23_distilled", "model.video_decoder=diffusion")
+
+
+def test_auto_frames_need_a_duration_head():
+    assert typed("model=ltx25_distilled", "resolution.frames=auto").resolution.frames == "auto"
+    with pytest.raises(ConfigError, match="no duration head"):
+        typed("model=ltx23_distilled", "resolution.frames=auto")
+    with pytest.raises(ConfigError, match="duration head"):
+        typed("model=ltx25_distilled", "resolution.frames=auto", "model.duration_head=null")
+    with pytest.raises(ConfigError, match="resolution.frames"):
+        typed("resolution.frames=many")
