@@ -1,7 +1,10 @@
-"""One transformer forward of the full-size LTX-2 19B model with random bf16 weights.
+"""One transformer forward of a full-size model (LTX-2 19B by default, `--model ltx25`: LTX-2.5 22B)
+with random bf16 weights.
 
 Cases: s1 = stage 1 (512x768, 121 frames: 16x16x24 = 6144 video tokens), s2 = stage 2 (1024x1536:
-24576 video tokens); 126 audio tokens and a (B, 1024, 3840) text context per stream; b1/b2 = batch.
+24576 video tokens); r1 / r2 = the two stages of a 768x512x121 two-stage render (384x256: 1536 tokens,
+768x512: 6144 tokens); 126 audio tokens and a (B, 1024, D) text context per stream; b1/b2 = batch.
+LTX-2.5 inputs mark the first latent frame for its keyframe embedding, as the official pipelines do.
 Prints a table and writes JSON. CPU smoke run: ``python bench/transformer_step.py --small --layers 1``.
 
 The MLX environment is the command-line entry points' (`ltxmlx/backend.py`, via `bench/common.py`).
@@ -28,10 +31,12 @@ from mlx.utils import tree_flatten, tree_unflatten  # noqa: E402
 
 from ltxmlx.model.transformer import LTXModel, Modality, TransformerConfig
 
-MANIFEST = ROOT / "tests" / "fixtures" / "manifest_ltx2_19b.json"
+MANIFESTS = {"ltx2": ROOT / "tests" / "fixtures" / "manifest_ltx2_19b.json",
+             "ltx25": ROOT / "tests" / "fixtures" / "manifest_ltx25_transformer.json"}
 # (latent frames, height, width) of the video tokens, audio tokens, text tokens.
-SHAPES = {"s1": ((16, 16, 24), 126, 1024), "s2": ((16, 32, 48), 126, 1024)}
-SMALL_SHAPES = {"s1": ((2, 4, 4), 8, 16), "s2": ((2, 8, 8), 8, 16)}
+SHAPES = {"s1": ((16, 16, 24), 126, 1024), "s2": ((16, 32, 48), 126, 1024),
+          "r1": ((16, 8, 12), 126, 1024), "r2": ((16, 16, 24), 126, 1024)}
+SMALL_SHAPES = {"s1": ((2, 4, 4), 8, 16), "s2": ((2, 8, 8), 8, 16), "r1": ((2, 2, 4), 8, 16), "r2": ((2, 4, 8), 8, 16)}
 SMALL_DIMS = {
     "num_attention_heads": 4, "attention_head_dim": 32, "cross_attention_dim": 128,
     "audio_num_attention_heads": 4, "audio_attention_head_dim": 16, "audio_cross_attention_dim": 64,
@@ -93,12 +98,16 @@ def make_inputs(
     ai = mx.arange(ta)
     apos = mx.stack([mx.maximum(ai * 4 - 3, 0) * 0.01, (ai * 4 + 1) * 0.01], -1)[None]
     sigma = mx.full((batch,), 0.7)
+    marks = {}
+    if cfg.use_keyframes_abs_pos_embedding:  # the first latent frame is marked (official pipelines)
+        marks["keyframes_mask"] = mx.broadcast_to((mx.arange(tv) < h * w).astype(mx.float32)[None, :, None], (batch, tv, 1))
     video = Modality(
         latent=mx.random.normal((batch, tv, cfg.in_channels), key=k[0]),
         sigma=sigma,
         timesteps=mx.full((batch, 1 if per_item else tv, 1), 0.7),
         positions=mx.broadcast_to(vpos[None].astype(mx.float32), (batch, 3, tv, 2)),
         context=mx.random.normal((batch, s, cfg.video_context_dim), dtype=mx.bfloat16, key=k[1]),
+        **marks,
     )
     audio = Modality(
         latent=mx.random.normal((batch, ta, cfg.audio_in_channels), key=k[2]),
@@ -127,6 +136,7 @@ def chained_steps(model, video, audio, n: int, pipelined: bool) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", choices=sorted(MANIFESTS), default="ltx2", help="whose full-size config")
     ap.add_argument("--layers", type=int, default=48)
     ap.add_argument("--cases", default="s1b1,s1b2,s2b1", help="comma list of s{1,2}b{N}")
     ap.add_argument("--small", action="store_true", help="tiny widths and shapes (CPU smoke run)")
@@ -142,9 +152,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
 
-    raw = dict(json.loads(MANIFEST.read_text())["metadata"]["config"]["transformer"])
+    raw = dict(json.loads(MANIFESTS[args.model].read_text())["metadata"]["config"]["transformer"])
     full = TransformerConfig.from_config(raw)
-    for stage, anchor in ANCHORS.items():  # the count must reproduce the official anchors
+    for stage, anchor in ANCHORS.items() if args.model == "ltx2" else ():  # must reproduce the official anchors
         grid, ta, s = SHAPES[stage]
         got = forward_flops(full, grid[0] * grid[1] * grid[2], ta, s, 1) / 1e12
         assert abs(got - anchor) < 0.05, f"FLOP count {got:.1f} TFLOP != official anchor {anchor} ({stage})"
@@ -166,9 +176,9 @@ def main() -> None:
     rows = []
     modes = [t.strip() for t in args.timesteps.split(",") if t.strip()]
     for case in [c.strip() for c in args.cases.split(",") if c.strip()]:
-        m = re.fullmatch(r"(s[12])b(\d+)", case)
+        m = re.fullmatch(r"([sr][12])b(\d+)", case)
         if not m:
-            raise SystemExit(f"bad case {case!r}: expected s1bN or s2bN")
+            raise SystemExit(f"bad case {case!r}: expected s1bN, s2bN, r1bN or r2bN")
         stage, batch = m.group(1), int(m.group(2))
         grid, ta, s = shapes[stage]
         tv = grid[0] * grid[1] * grid[2]
@@ -213,8 +223,8 @@ def main() -> None:
                       f"{chain['pipelined']:.1f} ms/step pipelined", flush=True)
             del video, audio
 
-    write_results("transformer_step", {
-        "layers": cfg.num_layers, "small": args.small, "dtype": "bfloat16",
+    write_results("transformer_step" if args.model == "ltx2" else f"transformer_step_{args.model}", {
+        "model": args.model, "layers": cfg.num_layers, "small": args.small, "dtype": "bfloat16",
         "weights_gib": round(weights_gib, 3), "headroom_gib": args.headroom_gib, "compiled": model.compiled,
         "flop_note": "per-token AdaLN counted in every row (official HEAD semantics), also for per_item",
         "warmup": args.warmup, "runs": args.runs, "cases": rows,

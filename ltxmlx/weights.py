@@ -4,8 +4,8 @@ A reference is one string:
 - a local path (`~` expanded): a file, or a folder for the text encoder;
 - `hf://owner/repo/path/in/repo.safetensors[@revision]`: one file through huggingface_hub's cache;
 - `hf://owner/repo[@revision]`: a whole repository snapshot (Gemma folders);
-- `tiny://<component>`: the deterministic random-weight model, written on first use into
-  `<cache>/tiny` by `ltxmlx.pipelines.tiny.ensure_tiny_checkpoints`.
+- `tiny://<component>` / `tiny://2.5/<component>`: the deterministic random-weight LTX-2 / LTX-2.5
+  model, written on first use into `<cache>/tiny` (`ltxmlx.pipelines.tiny`, `ltxmlx.pipelines.tiny25`).
 Offline mode (`paths.hf_offline` or `HF_HUB_OFFLINE=1`) only looks in the local Hub cache.
 A missing file raises `MissingWeightsError` naming the file and how to get it.
 """
@@ -105,19 +105,28 @@ def _hub(ref: WeightRef, local_only: bool) -> Path:
         raise MissingWeightsError(f"weights {ref.spec!r} {where} ({reason}); {_how_to_get(ref)}") from e
 
 
+# The tiny models by generation: `tiny://<component>` is the LTX-2 one, `tiny://2.5/<component>` LTX-2.5's.
+_TINY_MODELS = {"": "ensure_tiny_checkpoints", "2.5": "ensure_tiny25_checkpoints"}
+_TINY_MODULES = {"": "ltxmlx.pipelines.tiny", "2.5": "ltxmlx.pipelines.tiny25"}
+
+
 def _tiny(component: str, cache_dir: Path) -> Path:
+    generation, _, name = component.rpartition("/")
+    if generation not in _TINY_MODELS:
+        raise MissingWeightsError(f"no tiny model for generation {generation!r}; tiny models: "
+                                  f"{', '.join(repr(g or '2.0') for g in _TINY_MODELS)}")
     try:
-        tiny = importlib.import_module("ltxmlx.pipelines.tiny")
+        module = importlib.import_module(_TINY_MODULES[generation])
     except ModuleNotFoundError as e:
         raise MissingWeightsError(
-            f"tiny://{component} needs ltxmlx.pipelines.tiny, which this install lacks ({e})"
+            f"tiny://{component} needs {_TINY_MODULES[generation]}, which this install lacks ({e})"
         ) from e
-    paths = tiny.ensure_tiny_checkpoints(cache_dir / "tiny")
-    if component not in paths:
+    paths = getattr(module, _TINY_MODELS[generation])(cache_dir / "tiny")
+    if name not in paths:
         raise MissingWeightsError(
-            f"tiny model has no component {component!r}; it has: {', '.join(sorted(paths))}"
+            f"tiny model has no component {name!r}; it has: {', '.join(sorted(paths))}"
         )
-    return Path(paths[component])
+    return Path(paths[name])
 
 
 def identity(path: Path, hash_cache: Path | None = None) -> dict:

@@ -121,9 +121,8 @@ class Plan:
 
 
 def shape_signature(item: RenderItem) -> tuple:
-    """Items may share a stage call only if their latents have equal shapes; image conditions at
-    frames other than 0 add tokens, so their frame indices are part of the signature."""
-    return tuple(sorted(img.frame for img in item.images if img.frame != 0))
+    """Items may share a stage call only if their latents have equal shapes (`RenderItem.shape_signature`)."""
+    return item.shape_signature()
 
 
 def make_item(prompt: str, negative: str, seed: int, images: tuple[ImageCondition, ...]) -> RenderItem:

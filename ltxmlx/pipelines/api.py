@@ -27,13 +27,30 @@ class ImageCondition:
 
 @dataclass(frozen=True)
 class RenderItem:
-    """One video to render: a prompt, a seed and optional image conditions."""
+    """One video to render: a prompt, a seed and optional image conditions.
+
+    num_frames: this item's clip length when it differs from the pipeline's (LTX-2.5's duration head
+    picks one per prompt); None: the pipeline config's `num_frames`.
+    """
 
     id: str
     prompt: str
     negative_prompt: str
     seed: int
     images: tuple[ImageCondition, ...] = ()
+    num_frames: int | None = None
+
+    def frames(self, default: int | None) -> int:
+        frames = self.num_frames if self.num_frames is not None else default
+        if frames is None:
+            raise LtxmlxError(f"item {self.id}: no frame count (the pipeline's num_frames is 'auto' and "
+                              "the duration head has not set this item's)")
+        return frames
+
+    def shape_signature(self) -> tuple:
+        """Items may share a stage call only if their latents have equal shapes: the clip length, and
+        the frame indices of images at frames other than 0 (they append tokens)."""
+        return (self.num_frames, tuple(sorted(img.frame for img in self.images if img.frame != 0)))
 
 
 @dataclass(frozen=True)

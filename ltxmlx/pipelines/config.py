@@ -50,7 +50,7 @@ class PipelineConfig:
     files: ModelFiles
     height: int
     width: int
-    num_frames: int
+    num_frames: int | None  # None: each item's own (RenderItem.num_frames, from the duration head)
     fps: float = 24.0
     steps: int | None = None  # stage-1 steps of guided kinds; distilled kinds use fixed sigma tables
     video_guider: GuiderParams | None = None

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import mlx.core as mx
 import numpy as np
 
+from ltxmlx.errors import ShapeError
 from ltxmlx.loader import build
 from ltxmlx.pipelines.api import ImageCondition, RenderItem, StageOutputs, StepEvent
 from ltxmlx.pipelines.config import LoraSpec, PipelineConfig
@@ -102,7 +103,7 @@ class DiffusionStage:
             **({"video_vae": file_identity(self.cfg.files.video_vae)} if self.cfg.files.video_vae and item.images else {}),
             "loras": lora_identity(self.loras), "dtype": self.cfg.dtype, "seed": item.seed,
             "images": [[i.path, i.frame, i.strength] for i in item.images], "image_crf": self.image_crf,
-            "size": [self.height, self.width, self.cfg.num_frames, self.cfg.fps], "sigmas": list(self.sigmas),
+            "size": [self.height, self.width, item.frames(self.cfg.num_frames), self.cfg.fps], "sigmas": list(self.sigmas),
             "noise_scale": self.noise_scale, "audio": self.cfg.audio, "keep_input_audio": self.keep_input_audio,
             "guidance": [None if p is None else repr(p) for p in (g.video, g.audio)],
             **({"sampler": self.sampler} if self.sampler != "euler" else {}),
@@ -136,8 +137,12 @@ class DiffusionStage:
         validate_items(self.cfg, items, check_files=False)
         audio = self.cfg.audio
         g = self.info.geometry
-        video_tools = g.video_tools(self.cfg.num_frames, self.height, self.width, self.cfg.fps)
-        audio_tools = g.audio_tools(self.cfg.num_frames, self.cfg.fps) if audio else None
+        frames = {item.frames(self.cfg.num_frames) for item in items}
+        if len(frames) != 1:
+            raise ShapeError(f"stage {self.name}: items of one batch need one clip length, got {sorted(frames)}")
+        num_frames = frames.pop()
+        video_tools = g.video_tools(num_frames, self.height, self.width, self.cfg.fps)
+        audio_tools = g.audio_tools(num_frames, self.cfg.fps) if audio else None
         v_init = a_init = None
         if self.refine:
             v_init = [x["video_latent"].astype(mx.float32) for x in inputs]

@@ -132,10 +132,10 @@ def single_file_tensors(gemma_folder: Path) -> dict[str, np.ndarray]:
     return tensors
 
 
-def lora_tensors() -> dict[str, np.ndarray]:
+def lora_tensors(config: dict = CONFIG) -> dict[str, np.ndarray]:
     """A rank-2 LoRA on every attention projection and feed-forward Linear of the transformer blocks."""
     out = {}
-    for key, shape in module_shapes("transformer", CONFIG).items():
+    for key, shape in module_shapes("transformer", config).items():
         if not _LORA_TARGETS.match(key):
             continue
         o, i = shape

@@ -74,7 +74,10 @@ def validate_config(cfg) -> None:
         value = getattr(cfg, key)
         if not isinstance(value, int) or value < m or value % m:
             raise ConfigError(key, value, f"a positive multiple of {m} for the {cfg.kind} pipeline")
-    if not isinstance(cfg.num_frames, int) or cfg.num_frames < 1 or (cfg.num_frames - 1) % 8:
+    if cfg.num_frames is None:  # each item's length comes from the duration head
+        if not cfg.files.duration_head:
+            raise ConfigError("num_frames", None, "8k+1 frames, or a duration head file (files.duration_head)")
+    elif not isinstance(cfg.num_frames, int) or cfg.num_frames < 1 or (cfg.num_frames - 1) % 8:
         raise ConfigError("num_frames", cfg.num_frames, "8k+1 frames (1, 9, 17, ..., 121, ...)")
     if not (math.isfinite(cfg.fps) and cfg.fps > 0):
         raise ConfigError("fps", cfg.fps, "a positive frame rate")
@@ -133,10 +136,11 @@ def validate_against_checkpoint(cfg, transformer_config: dict, stg_params: Seque
 def validate_items(cfg, items: Sequence[RenderItem], check_files: bool = True) -> None:
     """Keyframe indices inside the video and (check_files) readable image files, before any model runs."""
     for item in items:
+        frames = item.num_frames if item.num_frames is not None else cfg.num_frames
         for i, image in enumerate(item.images):
             key = f"{item.id}.images[{i}]"
-            if not isinstance(image.frame, int) or not 0 <= image.frame < cfg.num_frames:
-                raise ConfigError(f"{key}.frame", image.frame, f"a frame index in [0, {cfg.num_frames})")
+            if not isinstance(image.frame, int) or image.frame < 0 or (frames is not None and image.frame >= frames):
+                raise ConfigError(f"{key}.frame", image.frame, f"a frame index in [0, {frames})")
             if not 0.0 <= image.strength <= 1.0:
                 raise ConfigError(f"{key}.strength", image.strength, "a strength in [0, 1]")
             if check_files:

@@ -30,18 +30,13 @@ class RenderResult:
     audio_sample_rate: int
 
 
-def _signature(item: RenderItem) -> tuple[int, ...]:
-    # Images at frames other than 0 append tokens: only items with the same such frames share a batch.
-    return tuple(sorted(img.frame for img in item.images if img.frame != 0))
-
-
 def batches(items: Sequence[RenderItem], batch_size: int) -> list[list[int]]:
     """Indices of items grouped by latent shape, in chunks of at most batch_size (plan order kept)."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     groups: dict[tuple, list[int]] = {}
     for i, item in enumerate(items):
-        groups.setdefault(_signature(item), []).append(i)
+        groups.setdefault(item.shape_signature(), []).append(i)
     return [g[i:i + batch_size] for g in groups.values() for i in range(0, len(g), batch_size)]
 
 
