@@ -126,6 +126,47 @@ def audio_positions(
     return mx.broadcast_to(pos[None, None], (batch, 1, frames, 2))
 
 
+def first_frame_keyframes_mask(
+    shape: VideoLatentShape, patchifier: VideoLatentPatchifier = VideoLatentPatchifier(1)
+) -> mx.array:
+    """(B, T, 1) float32 keyframe marker of a video target: 1 on the first latent frame's tokens.
+
+    The causal VAE encodes pixel frame 0 alone into latent frame 0, so those tokens are of the same
+    class as a generated keyframe; they are marked for every target, whatever its conditioning.
+    B = shape.batch, T = the target's token count.
+    """
+    total = patchifier.token_count(shape.frames, shape.height, shape.width)
+    first = patchifier.token_count(1, shape.height, shape.width)
+    marked = (mx.arange(total) < first).astype(mx.float32)
+    return mx.broadcast_to(marked[None, :, None], (shape.batch, total, 1))
+
+
+def extend_keyframes_mask(
+    keyframes_mask: mx.array | None, denoise_mask: mx.array, num_new_tokens: int, *, marked: bool
+) -> mx.array | None:
+    """The keyframe marker after `num_new_tokens` tokens are appended to a state.
+
+    keyframes_mask: (B, T, 1) or None (no token marked); denoise_mask: the state's (B, T, 1) mask
+    before appending (gives the shape when keyframes_mask is None). marked: True only for generated
+    keyframe slots; given-content conditioning tokens (images, reference video) are never marked.
+    Returns (B, T + num_new_tokens, 1), or None when nothing was marked and the new tokens are not.
+    """
+    if num_new_tokens < 0:
+        raise ValueError(f"num_new_tokens must be >= 0, got {num_new_tokens}")
+    if keyframes_mask is not None and tuple(keyframes_mask.shape) != tuple(denoise_mask.shape):
+        raise ShapeError(
+            f"keyframes_mask: expected {tuple(denoise_mask.shape)} (the denoise mask's shape), "
+            f"got {tuple(keyframes_mask.shape)}"
+        )
+    if keyframes_mask is None and not marked:
+        return None
+    if keyframes_mask is None:
+        keyframes_mask = mx.zeros(denoise_mask.shape, dtype=mx.float32)
+    b, _, c = keyframes_mask.shape
+    pad = (mx.ones if marked else mx.zeros)((b, num_new_tokens, c), dtype=keyframes_mask.dtype)
+    return mx.concatenate([keyframes_mask, pad], axis=1)
+
+
 @dataclass(frozen=True)
 class LatentState:
     """Patchified state of one modality for a batch.

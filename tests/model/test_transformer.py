@@ -202,7 +202,8 @@ def test_mismatched_batches_and_perturbations_raise():
         ("use_middle_indices_grid", False),
         ("audio_num_attention_heads", 4),
         ("cross_attention_dim", 32),
-        ("use_keyframes_abs_pos_embedding", True),
+        ("use_keyframes_abs_pos_embedding", "yes"),
+        ("ff_bias", 0),
         ("num_layers", None),
     ],
 )

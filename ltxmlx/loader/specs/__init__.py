@@ -15,7 +15,7 @@ import mlx.nn as nn
 from ltxmlx.errors import LtxmlxError
 from ltxmlx.loader.key_ops import KeyOps
 
-_FAMILIES = ("transformer", "video_vae", "audio", "upsampler", "text")
+_FAMILIES = ("transformer", "video_vae", "audio", "upsampler", "text", "duration_head")
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The audio-video transformer of the single-file LTX-2 / LTX-2.3 checkpoints."""
+"""The audio-video transformer: LTX-2 / LTX-2.3 single files and the LTX-2.5 split transformer file."""
 
 from __future__ import annotations
 

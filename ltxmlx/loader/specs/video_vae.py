@@ -38,7 +38,10 @@ def _part_ops(part: str) -> KeyOps:
     )
 
 
-STATS_KEY_OPS = KeyOps(prefix=_STATS, ignore=(r"^(?!(mean|std)-of-means$)",))
+# Single files (LTX-2 / 2.3) nest the statistics under `vae.`; the LTX-2.5 split VAE files store them bare.
+STATS_KEY_OPS = KeyOps(
+    prefix={_STATS: "", "per_channel_statistics.": ""}, ignore=(r"^(?!(mean|std)-of-means$)",)
+)
 
 SPECS = {
     "video_encoder": ComponentSpec(

@@ -33,14 +33,6 @@ _FIXED: dict[str, Any] = {
     "frequencies_precision": "float64",
 }
 
-# Optional keys: absent in older checkpoints; the defaults are the official configurator's.
-_OPTIONAL_FIXED: dict[str, Any] = {
-    "ff_bias": True,
-    "audio_ff_bias": True,
-    "use_keyframes_abs_pos_embedding": False,
-}
-
-
 def _req(cfg: dict, key: str, kind: type | tuple[type, ...]) -> Any:
     value = cfg.get(key, _MISSING)
     if value is _MISSING:
@@ -79,7 +71,7 @@ def _max_pos(cfg: dict, key: str, n_axes: int) -> tuple[float, ...]:
 
 @dataclass(frozen=True)
 class TransformerConfig:
-    """Hyper-parameters of the audio-video transformer (LTX-2 19B and LTX-2.3 22B layouts)."""
+    """Hyper-parameters of the audio-video transformer (LTX-2 19B, LTX-2.3 22B and LTX-2.5 layouts)."""
 
     num_layers: int
     heads: int
@@ -100,6 +92,10 @@ class TransformerConfig:
     gated_attention: bool
     cross_attention_adaln: bool
     prompt_adaln: bool
+    # LTX-2.5 keys; absent from older files, whose defaults are the official configurator's.
+    ff_bias: bool = True  # video feed-forward linears carry a bias
+    audio_ff_bias: bool = True
+    keyframes_embedding: bool = False  # learned (1, D) marker added to keyframe video tokens
 
     @property
     def inner_dim(self) -> int:
@@ -137,11 +133,6 @@ class TransformerConfig:
             if value is _MISSING or value != expected or type(value) is not type(expected):
                 if not (isinstance(expected, float) and isinstance(value, (int, float)) and value == expected):
                     raise ConfigError(key, None if value is _MISSING else value, repr(expected))
-        for key, expected in _OPTIONAL_FIXED.items():
-            value = cfg.get(key, expected)
-            if value != expected:
-                raise ConfigError(key, value, repr(expected))
-
         heads = _positive_int(cfg, "num_attention_heads")
         head_dim = _positive_int(cfg, "attention_head_dim")
         audio_heads = _positive_int(cfg, "audio_num_attention_heads")
@@ -190,4 +181,7 @@ class TransformerConfig:
             gated_attention=_bool(cfg, "apply_gated_attention", False),
             cross_attention_adaln=cross_adaln,
             prompt_adaln=cross_adaln and _bool(cfg, "use_prompt_adaln_single", True),
+            ff_bias=_bool(cfg, "ff_bias", True),
+            audio_ff_bias=_bool(cfg, "audio_ff_bias", True),
+            keyframes_embedding=_bool(cfg, "use_keyframes_abs_pos_embedding", False),
         )

@@ -22,6 +22,9 @@ class Modality:
     positions: (B, n_axes, T, 2) [start, end) bounds; video axes (time s, height px, width px),
         audio (time s).
     context: (B, S, Dctx) text embeddings for this stream.
+    keyframes_mask: (B, T, 1) or None; tokens > 0 encode a single standalone pixel frame (the first
+        latent frame, generated keyframe slots) and receive the model's keyframe embedding (LTX-2.5).
+        None marks no token. Read for the video stream only, as in the reference.
     """
 
     latent: mx.array
@@ -29,6 +32,7 @@ class Modality:
     timesteps: mx.array
     positions: mx.array
     context: mx.array
+    keyframes_mask: mx.array | None = None
 
     def check(self, name: str, in_channels: int, n_axes: int, context_dim: int) -> None:
         """Raise ShapeError naming the field when a shape does not fit the model."""
@@ -42,6 +46,8 @@ class Modality:
             "timesteps": ((b, 1, 1) if ts == (b, 1, 1) else (b, t, 1), self.timesteps),
             "positions": ((b, n_axes, t, 2), self.positions),
         }
+        if self.keyframes_mask is not None:
+            expected["keyframes_mask"] = ((b, t, 1), self.keyframes_mask)
         for field, (shape, value) in expected.items():
             if tuple(value.shape) != shape:
                 raise ShapeError(f"{name}.{field}: expected {shape}, got {tuple(value.shape)}")

@@ -1,4 +1,4 @@
-"""LTX-2 / LTX-2.3 audio-video diffusion transformer (``LTXModel``): predicts velocities."""
+"""LTX-2 / LTX-2.3 / LTX-2.5 audio-video diffusion transformer (``LTXModel``): predicts velocities."""
 
 from __future__ import annotations
 
@@ -43,6 +43,8 @@ class LTXModel(nn.Module):
         d, da = cfg.inner_dim, cfg.audio_inner_dim
         coef = cfg.adaln_coefficient
         self.patchify_proj = nn.Linear(cfg.in_channels, d)
+        if cfg.keyframes_embedding:
+            self.keyframes_abs_pos_embedding = mx.zeros((1, d))
         self.audio_patchify_proj = nn.Linear(cfg.audio_in_channels, da)
         self.adaln_single = AdaLayerNormSingle(d, coef)
         self.audio_adaln_single = AdaLayerNormSingle(da, coef)
@@ -106,6 +108,7 @@ class LTXModel(nn.Module):
                 caption_projection=self.get("caption_projection"),
                 max_pos=cfg.max_pos,
                 heads=cfg.heads,
+                keyframes_embedding=self.get("keyframes_abs_pos_embedding"),
                 **common,
             )
         if audio is not None:
@@ -170,7 +173,7 @@ class LTXModel(nn.Module):
         self.check_inputs(video, audio, perturbations)
         if not self.compiled:
             return self._forward(video, audio, perturbations)
-        key = (video is not None, audio is not None, perturbations)
+        key = tuple(None if m is None else m.keyframes_mask is not None for m in (video, audio)) + (perturbations,)
         fn = self._traces.get(key)
         if fn is None:
             fn = mx.compile(functools.partial(self._traced_forward, perturbations=perturbations), inputs=self.state)
@@ -199,7 +202,10 @@ _MODALITY_FIELDS = tuple(f.name for f in dataclasses.fields(Modality))
 
 
 def _fields(m: Modality | None) -> dict[str, mx.array]:
-    return {} if m is None else {name: getattr(m, name) for name in _MODALITY_FIELDS}
+    # Absent optional fields (None) stay out of the traced inputs; the trace key records them.
+    if m is None:
+        return {}
+    return {name: getattr(m, name) for name in _MODALITY_FIELDS if getattr(m, name) is not None}
 
 
 def _modality(fields: dict[str, mx.array]) -> Modality | None:

@@ -31,11 +31,11 @@ class BasicAVTransformerBlock(nn.Module):
         coef = cfg.adaln_coefficient
         self.attn1 = Attention(d, None, cfg.heads, cfg.head_dim, g, eps)
         self.attn2 = Attention(d, d, cfg.heads, cfg.head_dim, g, eps)
-        self.ff = FeedForward(d)
+        self.ff = FeedForward(d, bias=cfg.ff_bias)
         self.scale_shift_table = mx.zeros((coef, d))
         self.audio_attn1 = Attention(da, None, cfg.audio_heads, cfg.audio_head_dim, g, eps)
         self.audio_attn2 = Attention(da, da, cfg.audio_heads, cfg.audio_head_dim, g, eps)
-        self.audio_ff = FeedForward(da)
+        self.audio_ff = FeedForward(da, bias=cfg.audio_ff_bias)
         self.audio_scale_shift_table = mx.zeros((coef, da))
         # Q from one stream, K/V from the other; both live in the audio attention width.
         self.audio_to_video_attn = Attention(d, da, cfg.audio_heads, cfg.audio_head_dim, g, eps)

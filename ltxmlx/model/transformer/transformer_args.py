@@ -47,6 +47,17 @@ def _adaln(adaln: AdaLayerNormSingle, t: mx.array, batch: int) -> tuple[mx.array
     return mod.reshape(batch, -1, mod.shape[-1]), emb.reshape(batch, -1, emb.shape[-1])
 
 
+def add_keyframes_embedding(x: mx.array, keyframes_mask: mx.array | None, embedding: mx.array | None) -> mx.array:
+    """Add the (1, D) keyframe embedding to the tokens of x (B, T, D) whose mask (B, T, 1) is > 0.
+
+    A model without the embedding, or no mask, leaves x unchanged.
+    """
+    if embedding is None or keyframes_mask is None:
+        return x
+    marked = (keyframes_mask > 0).astype(x.dtype)
+    return x + marked * embedding.astype(x.dtype)
+
+
 def prepare_stream(
     modality: Modality,
     *,
@@ -58,10 +69,12 @@ def prepare_stream(
     theta: float,
     heads: int,
     timestep_scale: float,
+    keyframes_embedding: mx.array | None = None,
 ) -> StreamArgs:
-    """Patchify projection, AdaLN tables, text context and self-attention RoPE of one stream."""
+    """Patchify projection (+ keyframe embedding), AdaLN tables, text context and RoPE of one stream."""
     dtype = patchify_proj.weight.dtype
     x = patchify_proj(modality.latent.astype(dtype))
+    x = add_keyframes_embedding(x, modality.keyframes_mask, keyframes_embedding)
     batch, dim = x.shape[0], x.shape[-1]
     timestep, embedded = _adaln(adaln, modality.timesteps.astype(mx.float32) * timestep_scale, batch)
     prompt_timestep = None

@@ -7,7 +7,9 @@ from types import ModuleType
 
 RUNNERS: dict[str, str] = {
     "audio_vae": "ltxmlx.parity.runners.audio_vae",
+    "duration_head": "ltxmlx.parity.runners.duration_head",
     "embeddings_processor": "ltxmlx.parity.runners.embeddings_processor",
+    "latent_upsampler": "ltxmlx.parity.runners.latent_upsampler",
     "lora_fusion": "ltxmlx.parity.runners.lora_fusion",
     "numerics": "ltxmlx.parity.runners.numerics",
     "pipeline": "ltxmlx.parity.runners.pipeline",

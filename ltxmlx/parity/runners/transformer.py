@@ -1,6 +1,12 @@
-"""Parity runner for the audio-video transformer: preprocessing, each block, and six forward variants."""
+"""Parity runner for the audio-video transformer: preprocessing, each block, and the forward variants.
+
+Cases with `video.keyframes_mask` (LTX-2.5) feed it to every video pass; `no_keyframes_mask.*` is the
+plain pass without it.
+"""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import mlx.core as mx
 
@@ -21,7 +27,8 @@ def _modality(case, name: str) -> Modality:
     def get(field: str) -> mx.array:
         return mx.array(case.input(f"{name}.{field}"))
 
-    return Modality(get("latent"), get("sigma"), get("timesteps"), get("positions"), get("context"))
+    mask = mx.array(case.input(f"{name}.keyframes_mask")) if f"{name}.keyframes_mask" in case.inputs else None
+    return Modality(get("latent"), get("sigma"), get("timesteps"), get("positions"), get("context"), mask)
 
 
 def _head_major(table: mx.array) -> mx.array:
@@ -65,9 +72,13 @@ def run(case) -> dict[str, mx.array]:
         "modality_isolated": (video, audio, BatchPerturbations.uniform(batch, MODALITY_ISOLATION)),
         "video_only": (video, None, None),
         "audio_only": (None, audio, None),
+        "no_keyframes_mask": (replace(video, keyframes_mask=None), audio, None),
     }
+    wanted = set(case.outputs)
     out = _stage_outputs(model, video, audio)
     for name, (v, a, perturbations) in variants.items():
+        if not any(k.startswith(f"{name}.") for k in wanted):
+            continue
         v_vel, a_vel = model(v, a, perturbations)
         if v_vel is not None:
             out[f"{name}.video.velocity"] = v_vel
@@ -76,5 +87,4 @@ def run(case) -> dict[str, mx.array]:
     # x0 = latent - velocity * timesteps, in float32 (as the official X0Model).
     out["plain.video.denoised"] = video.latent - out["plain.video.velocity"] * video.timesteps
     out["plain.audio.denoised"] = audio.latent - out["plain.audio.velocity"] * audio.timesteps
-    wanted = set(case.outputs)
     return {k: v for k, v in out.items() if k in wanted}
