@@ -99,7 +99,7 @@ def make_inputs(
     apos = mx.stack([mx.maximum(ai * 4 - 3, 0) * 0.01, (ai * 4 + 1) * 0.01], -1)[None]
     sigma = mx.full((batch,), 0.7)
     marks = {}
-    if cfg.use_keyframes_abs_pos_embedding:  # the first latent frame is marked (official pipelines)
+    if cfg.keyframes_embedding:  # the first latent frame is marked (official pipelines)
         marks["keyframes_mask"] = mx.broadcast_to((mx.arange(tv) < h * w).astype(mx.float32)[None, :, None], (batch, tv, 1))
     video = Modality(
         latent=mx.random.normal((batch, tv, cfg.in_channels), key=k[0]),

@@ -172,7 +172,9 @@ class LatentState:
     """Patchified state of one modality for a batch.
 
     latent, clean_latent: (B, T, C); denoise_mask: (B, T, 1) float32 (1 = generate, 0 = keep clean);
-    positions: (B, 3|1, T, 2); attention_mask: optional (B, T, T) in [0, 1].
+    positions: (B, 3|1, T, 2); attention_mask: optional (B, T, T) in [0, 1]; keyframes_mask: optional
+    (B, T_k, 1) keyframe marker of the leading tokens (video: the first latent frame); tokens appended
+    after it by conditionings are unmarked (`keyframes_mask_for`).
     """
 
     latent: mx.array
@@ -180,6 +182,7 @@ class LatentState:
     positions: mx.array
     clean_latent: mx.array
     attention_mask: mx.array | None = None
+    keyframes_mask: mx.array | None = None
 
     def with_latent(self, latent: mx.array) -> "LatentState":
         if latent.shape != self.latent.shape:
@@ -187,9 +190,22 @@ class LatentState:
         return replace(self, latent=latent)
 
 
-def _initial_state(tokens: mx.array, positions: mx.array) -> LatentState:
+def keyframes_mask_for(state: LatentState) -> mx.array | None:
+    """The state's keyframe marker over all its tokens: appended conditioning tokens are unmarked
+    (the official `extend_keyframes_mask(..., marked=False)`), so a shorter mask is padded with zeros."""
+    mask = state.keyframes_mask
+    if mask is None:
+        return None
+    extra = state.latent.shape[1] - mask.shape[1]
+    if extra < 0:
+        raise ShapeError(f"keyframes_mask covers {mask.shape[1]} tokens, the state has {state.latent.shape[1]}")
+    return extend_keyframes_mask(mask, mx.zeros(mask.shape, dtype=mx.float32), extra, marked=False) if extra else mask
+
+
+def _initial_state(tokens: mx.array, positions: mx.array, keyframes_mask: mx.array | None = None) -> LatentState:
     mask = mx.ones((*tokens.shape[:2], 1), dtype=mx.float32)
-    return LatentState(latent=tokens, denoise_mask=mask, positions=positions, clean_latent=tokens)
+    return LatentState(latent=tokens, denoise_mask=mask, positions=positions, clean_latent=tokens,
+                       keyframes_mask=keyframes_mask)
 
 
 def _keep_target_tokens(state: LatentState, n: int) -> LatentState:
@@ -201,7 +217,8 @@ def _keep_target_tokens(state: LatentState, n: int) -> LatentState:
 
 @dataclass(frozen=True)
 class VideoLatentTools:
-    """Builds and tears down video states for one target latent shape."""
+    """Builds and tears down video states for one target latent shape (initial states mark the first
+    latent frame for the LTX-2.5 keyframe embedding)."""
 
     target: VideoLatentShape
     fps: float
@@ -216,7 +233,9 @@ class VideoLatentTools:
         elif tuple(initial_latent.shape) != self.target.shape:
             raise ShapeError(f"initial video latent: expected {self.target.shape}, got {tuple(initial_latent.shape)}")
         positions = video_positions(self.target, self.fps, self.scale, self.causal_fix)
-        return _initial_state(self.patchifier.patchify(initial_latent), positions)
+        # Always marked, as the official tools do; models without the keyframe embedding ignore it.
+        marks = first_frame_keyframes_mask(self.target, self.patchifier)
+        return _initial_state(self.patchifier.patchify(initial_latent), positions, marks)
 
     def clear_conditioning(self, state: LatentState) -> LatentState:
         """Drop tokens appended by conditionings (keyframes); mask back to ones, no attention mask."""

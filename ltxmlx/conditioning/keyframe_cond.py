@@ -45,4 +45,5 @@ def condition_by_keyframe(state: LatentState, tools: VideoLatentTools, keyframes
         denoise_mask=mx.concatenate([state.denoise_mask, mask], axis=1),
         positions=mx.concatenate([state.positions, positions.astype(state.positions.dtype)], axis=2),
         clean_latent=mx.concatenate([state.clean_latent, tokens], axis=1),
+        keyframes_mask=state.keyframes_mask,  # appended image tokens stay unmarked (keyframes_mask_for)
     )

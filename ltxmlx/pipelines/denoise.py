@@ -25,7 +25,7 @@ from ltxmlx.components.guidance_passes import (
     tile_passes,
 )
 from ltxmlx.components.guiders import GuiderParams
-from ltxmlx.components.latent_tools import LatentState
+from ltxmlx.components.latent_tools import LatentState, keyframes_mask_for
 from ltxmlx.conditioning.denoise_mask import post_process_latent
 from ltxmlx.errors import ShapeError
 from ltxmlx.model.transformer import (
@@ -77,24 +77,28 @@ class _Rows:
     timesteps: mx.array
     positions: mx.array
     context: mx.array
+    keyframes_mask: mx.array | None = None
 
     def modality(self, rows: slice, sigma: mx.array, dtype: mx.Dtype) -> Modality:
+        marks = None if self.keyframes_mask is None else self.keyframes_mask[rows]
         return Modality(self.latent[rows].astype(dtype), sigma[rows], self.timesteps[rows],
-                        self.positions[rows], self.context[rows].astype(dtype))
+                        self.positions[rows], self.context[rows].astype(dtype), keyframes_mask=marks)
 
 
 def _rows(state: LatentState, sigma: float, context: mx.array, negative: mx.array | None,
-          plan: StepPlan, needs_negative: bool, uniform: bool) -> _Rows:
+          plan: StepPlan, needs_negative: bool, uniform: bool, keyframes: bool = False) -> _Rows:
     n = len(plan.passes)
     if uniform:  # every token's mask is 1: one timestep per item, (B, 1, 1)
         timesteps = mx.full((state.latent.shape[0], 1, 1), sigma, dtype=mx.float32)
     else:
         timesteps = state.denoise_mask.astype(mx.float32) * sigma
+    marks = keyframes_mask_for(state) if keyframes else None
     return _Rows(
         latent=tile_passes(state.latent, n),
         timesteps=tile_passes(timesteps, n),
         positions=tile_passes(state.positions, n),
         context=pass_contexts(context, negative, plan.passes, needs_negative),
+        keyframes_mask=None if marks is None else tile_passes(marks, n),
     )
 
 
@@ -112,8 +116,10 @@ def guided_step_outputs(model: nn.Module, states: dict[str, LatentState | None],
     video, audio = states["video"], states["audio"]
     batch = (video or audio).latent.shape[0]
     needs = {m: (p is not None and p.needs_uncond) for m, p in zip(MODALITIES, (guidance.video, guidance.audio))}
+    # Only a model with the keyframe embedding (LTX-2.5) reads the marker; others skip its tiling.
+    keyframes = bool(getattr(model, "keyframes_abs_pos_embedding", None) is not None)
     vrows = None if video is None else _rows(video, sigma, contexts.video, contexts.negative_video, plan,
-                                             needs["video"], uniform)
+                                             needs["video"], uniform, keyframes)
     arows = None if audio is None else _rows(audio, sigma, contexts.audio, contexts.negative_audio, plan,
                                              needs["audio"], uniform)
     n_rows = len(plan.passes) * batch

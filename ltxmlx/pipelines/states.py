@@ -20,6 +20,7 @@ from ltxmlx.components.latent_tools import (
     ScaleFactors,
     VideoLatentShape,
     VideoLatentTools,
+    keyframes_mask_for,
 )
 from ltxmlx.components.noisers import draw_noise, item_key, noise_latent, step_key
 from ltxmlx.media.images import load_conditioning_image
@@ -119,7 +120,10 @@ def stack_states(states: Sequence[LatentState]) -> LatentState:
     if len(states) == 1:
         return states[0]
     cat = lambda name: mx.concatenate([getattr(s, name) for s in states], axis=0)
-    return LatentState(cat("latent"), cat("denoise_mask"), cat("positions"), cat("clean_latent"))
+    marks = [keyframes_mask_for(s) for s in states]
+    marks = mx.concatenate(marks, axis=0) if all(m is not None for m in marks) else None
+    return LatentState(cat("latent"), cat("denoise_mask"), cat("positions"), cat("clean_latent"),
+                       keyframes_mask=marks)
 
 
 def split_latent(latent: mx.array) -> list[mx.array]:
