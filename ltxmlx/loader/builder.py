@@ -96,6 +96,8 @@ def build(
     module = make_module(spec, ckpt)
     ops = spec.ops(ckpt.config)
     weights = mapped_weights(ckpt, ops, dtype, spec.keep_float32)
+    if spec.prepare is not None and weights:
+        weights = spec.prepare(weights)
     if not weights:
         raise CheckpointError(
             f"{ckpt.path}: holds no weights of component {component!r} "
@@ -119,7 +121,13 @@ def mapped_manifest_shapes(
     component: str, config: dict, tensors: Mapping[str, tuple[int, ...]]
 ) -> dict[str, tuple[int, ...]]:
     """What a checkpoint with these {name: shape} tensors would load into the module, after key ops."""
-    ops = get_spec(component).ops(config)
+    spec = get_spec(component)
+    ops = spec.ops(config)
     mapping = ops.map_keys(tensors)
-    return {new: ops.mapped_shape(new, tuple(tensors[old])) for new, old in mapping.items() if not fp8.is_scale_key(new)}
+    shapes = {new: ops.mapped_shape(new, tuple(tensors[old])) for new, old in mapping.items() if not fp8.is_scale_key(new)}
+    if spec.prepare is None:
+        return shapes
+    # Lazy zeros: never evaluated, so nothing is allocated; only the resulting shapes are read.
+    prepared = spec.prepare({k: mx.zeros(s, dtype=mx.float32) for k, s in shapes.items()})
+    return {k: tuple(v.shape) for k, v in prepared.items()}
 

@@ -24,12 +24,16 @@ class ComponentSpec:
 
     keep_float32: regexes of module keys loaded in float32 whatever the run dtype (e.g. filters that
     must stay exact).
+    prepare: optional pure function {module key: array} -> {module key: array} run after the key ops,
+    for layout changes that are not one-to-one renames (e.g. folding static gates into a Linear).
+    It must work on shapes alone too (lazy arrays), so manifests can be checked without weights.
     """
 
     name: str
     key_ops: KeyOps | Callable[[dict], KeyOps]
     make: Callable[[dict], nn.Module]
     keep_float32: tuple[str, ...] = ()
+    prepare: Callable[[dict], dict] | None = None
 
     def ops(self, config: dict) -> KeyOps:
         return self.key_ops if isinstance(self.key_ops, KeyOps) else self.key_ops(config)

@@ -18,6 +18,7 @@ RUNNERS: dict[str, str] = {
     "temporal_upsampler": "ltxmlx.parity.runners.temporal_upsampler",
     "transformer": "ltxmlx.parity.runners.transformer",
     "video_vae": "ltxmlx.parity.runners.video_vae",
+    "video_vae_diffusion": "ltxmlx.parity.runners.video_vae_diffusion",
     "vocoder": "ltxmlx.parity.runners.vocoder",
 }
 

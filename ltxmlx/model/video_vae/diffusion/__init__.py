@@ -1,0 +1,19 @@
+"""LTX-2.5 diffusion video decoder (NA transformer stages + Euler sampling of pixel noise)."""
+
+from ltxmlx.model.video_vae.diffusion.config import (
+    DiffusionDecoderConfig,
+    encoder_section,
+    vae_class_name,
+    video_decoder_kind,
+)
+from ltxmlx.model.video_vae.diffusion.decoder import DiffusionVideoDecoder
+from ltxmlx.model.video_vae.diffusion.neighborhood import na3d
+
+__all__ = [
+    "DiffusionDecoderConfig",
+    "DiffusionVideoDecoder",
+    "encoder_section",
+    "na3d",
+    "vae_class_name",
+    "video_decoder_kind",
+]
