@@ -67,9 +67,13 @@ class PackedAssets:
                 raise CheckpointError(f"{path}: metadata {GEMMA_CONFIG_KEY!r} is not JSON ({e})") from e
             keys = set(f.keys())
             if TOKENIZER_JSON_KEY not in keys:
-                raise CheckpointError(f"{path}: no {TOKENIZER_JSON_KEY!r} tensor; the packed file must embed its tokenizer")
+                raise CheckpointError(
+                    f"{path}: no {TOKENIZER_JSON_KEY!r} tensor; the packed file must embed its tokenizer"
+                )
             tokenizer = _bytes(f.get_tensor(TOKENIZER_JSON_KEY))
-            sidecars = {k[len(ASSET_PREFIX):]: _bytes(f.get_tensor(k)) for k in sorted(keys) if k.startswith(ASSET_PREFIX)}
+            sidecars = {
+                k[len(ASSET_PREFIX):]: _bytes(f.get_tensor(k)) for k in sorted(keys) if k.startswith(ASSET_PREFIX)
+            }
         for name in _METADATA_SIDECARS:
             if name not in sidecars and name in meta:
                 sidecars[name] = meta[name].encode()
