@@ -1,5 +1,6 @@
-"""Text path: Gemma 3 (a Hugging Face folder, config from config.json) and the embeddings processor
-(feature extractor + video/audio connectors from the LTX single file)."""
+"""Text path: Gemma 3 (a Hugging Face folder, config from config.json), Gemma 4 (the packed LTX-2.5
+text-encoder file, config from its `gemma_config` metadata) and the embeddings processor (feature
+extractor + video/audio connectors from the LTX single file, or from the LTX-2.5 file pair)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from ltxmlx.text_encoders.gemma.embeddings_processor import (
     EmbeddingsProcessorConfig,
 )
 from ltxmlx.text_encoders.gemma.model import Gemma3TextModel
+from ltxmlx.text_encoders.gemma4.config import Gemma4TextConfig
+from ltxmlx.text_encoders.gemma4.model import Gemma4TextModel
 
 # Original Gemma 3 checkpoints and mlx-community conversions store the language model under
 # `language_model.model.`; transformers-5 saves use `model.language_model.`. Vision tower,
@@ -41,6 +44,26 @@ def make_gemma3(config: dict) -> nn.Module:
     return model
 
 
+# The packed Gemma 4 file: the Comfy-flat language model under `model.`; the text projection belongs to
+# the embeddings processor; the multimodal embedders (Comfy and legacy HF spellings) are not used to
+# encode text, and the tokenizer / sidecar files are uint8 byte tensors.
+_GEMMA4_KEY_OPS = KeyOps(
+    exclude=(r"^text_embedding_projection\.",),
+    ignore=(
+        r"^(multi_modal_projector|vision_model|audio_projector)\.",
+        r"^model\.(embed_vision|embed_audio|vision_embedder)\.",
+        r"^tokenizer_json$",
+        r"^hf_asset__",
+    ),
+    renames=((r"^model\.", ""),),
+)
+
+
+def make_gemma4(config: dict) -> nn.Module:
+    """Gemma 4 unified language model from the packed file's `gemma_config`."""
+    return Gemma4TextModel(Gemma4TextConfig.from_config(config))
+
+
 _EMBEDDINGS_KEY_OPS = KeyOps(
     prefix={
         "text_embedding_projection.": "feature_extractor.",
@@ -65,5 +88,6 @@ def make_embeddings_processor(config: dict) -> nn.Module:
 
 SPECS = {
     "gemma3": ComponentSpec("gemma3", _gemma_key_ops, make_gemma3),
+    "gemma4": ComponentSpec("gemma4", _GEMMA4_KEY_OPS, make_gemma4),
     "embeddings_processor": ComponentSpec("embeddings_processor", _EMBEDDINGS_KEY_OPS, make_embeddings_processor),
 }

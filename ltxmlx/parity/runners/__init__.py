@@ -14,6 +14,7 @@ RUNNERS: dict[str, str] = {
     "numerics": "ltxmlx.parity.runners.numerics",
     "pipeline": "ltxmlx.parity.runners.pipeline",
     "gemma3_text_encoder": "ltxmlx.parity.runners.gemma3_text_encoder",
+    "gemma4_text_encoder": "ltxmlx.parity.runners.gemma4_text_encoder",
     "spatial_upsampler": "ltxmlx.parity.runners.spatial_upsampler",
     "temporal_upsampler": "ltxmlx.parity.runners.temporal_upsampler",
     "transformer": "ltxmlx.parity.runners.transformer",

@@ -1,4 +1,8 @@
-"""Parity runner for the text embeddings processor (feature extractor + connectors), per prompt."""
+"""Parity runner for the text embeddings processor (feature extractor + connectors), per prompt.
+
+Gemma 3 cases: the LTX single file plus the Gemma folder's config.json (checkpoint 1's folder).
+Gemma 4 cases (LTX-2.5): the (transformer file, packed text-encoder file) pair, as the official loader.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +11,32 @@ import json
 import mlx.core as mx
 
 from ltxmlx.loader import build
+from ltxmlx.loader.checkpoint import open_checkpoint
 from ltxmlx.text_encoders.gemma.config import Gemma3TextConfig
 from ltxmlx.text_encoders.gemma.loading import with_text_encoder_config
+from ltxmlx.text_encoders.gemma4.assets import GEMMA_CONFIG_KEY
+from ltxmlx.text_encoders.gemma4.config import Gemma4TextConfig
+from ltxmlx.text_encoders.gemma4.loading import load_gemma4_embeddings_processor
 
 # Rows of the Gemma case's batch, in the order the official encoder got them.
 _PROMPTS = ("positive", "negative")
 
 
+def _processor(case):
+    """(processor, number of Gemma hidden states) for the case's checkpoints."""
+    ltx, text_encoder = case.checkpoint_path(0), case.checkpoint_path(1)
+    metadata = open_checkpoint(text_encoder).metadata
+    if GEMMA_CONFIG_KEY in metadata:
+        gemma4 = Gemma4TextConfig.from_config(metadata[GEMMA_CONFIG_KEY])
+        return load_gemma4_embeddings_processor(text_encoder, ltx, dtype=mx.float32), gemma4.num_hidden_states
+    gemma = Gemma3TextConfig.from_config(json.loads((text_encoder.parent / "config.json").read_text()))
+    processor = build("embeddings_processor", with_text_encoder_config(ltx, gemma), dtype=mx.float32)
+    return processor, gemma.num_hidden_states
+
+
 def run(case) -> dict[str, mx.array]:
-    gemma_config_file = case.checkpoint_path(1).parent / "config.json"
-    gemma = Gemma3TextConfig.from_config(json.loads(gemma_config_file.read_text()))
-    processor = build(
-        "embeddings_processor", with_text_encoder_config(case.checkpoint_path(0), gemma), dtype=mx.float32
-    )
-    states = [mx.array(case.input(f"hidden_states.{i}")) for i in range(gemma.num_hidden_states)]
+    processor, num_states = _processor(case)
+    states = [mx.array(case.input(f"hidden_states.{i}")) for i in range(num_states)]
     mask = mx.array(case.input("attention_mask"))
     out: dict[str, mx.array] = {}
     for row, name in enumerate(_PROMPTS):

@@ -1,0 +1,50 @@
+"""The text-encoder interface the text stage uses: check a file pair, then make a prompt encoder.
+
+Each kind (Gemma 3 for LTX-2 / 2.3, Gemma 4 for LTX-2.5) is one entry of `TEXT_ENCODERS`
+(`ltxmlx.text_encoders`). Both return the same `PromptEncoder`: batched, de-duplicated, cached on
+disk under an identity covering every input of the embeddings, the models freed after use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import mlx.core as mx
+
+from ltxmlx.text_encoders.gemma.prompt_encoder import PromptEncoder
+
+
+class CheckFn(Protocol):
+    def __call__(self, text_encoder: str | Path, transformer: str | Path) -> None: ...
+
+
+class PromptEncoderFn(Protocol):
+    def __call__(
+        self,
+        text_encoder: str | Path,
+        transformer: str | Path,
+        *,
+        cache_dir: str | Path | None,
+        dtype: mx.Dtype,
+        max_length: int,
+        batch_size: int,
+    ) -> PromptEncoder: ...
+
+
+@dataclass(frozen=True)
+class TextEncoderKind:
+    """name: registry key; summary: what `text_encoder` must be.
+
+    check(text_encoder, transformer): reads headers / configs only (no weights) and raises one clear
+        CheckpointError / ConfigError when the pair cannot work together (wrong kind of file, version
+        mismatch).
+    prompt_encoder(text_encoder, transformer, *, cache_dir, dtype, max_length, batch_size): the pair's
+        PromptEncoder; the models load on the first prompt-cache miss.
+    """
+
+    name: str
+    summary: str
+    check: CheckFn
+    prompt_encoder: PromptEncoderFn
