@@ -67,7 +67,7 @@ class PipelineConfig:
     video_decoder: str = "conv"  # "conv" or "diffusion" (a generation whose video VAE file has one)
     text_max_length: int | None = None  # Gemma token length; None: the official 1024
     prompt_cache_dir: str | None = None  # on-disk prompt embedding cache; None: no cache
-    text_encoder_kind: str = "gemma3"  # a key of ltxmlx.text_encoders.TEXT_ENCODERS
+    text_encoder_kind: str | None = None  # a key of ltxmlx.text_encoders.TEXT_ENCODERS; None: the generation's
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

@@ -31,6 +31,7 @@ from ltxmlx.pipelines.states import (
 )
 from ltxmlx.pipelines.text_stage import TextStage
 from ltxmlx.pipelines.upsample_stage import UpsampleStage
+from ltxmlx.text_encoders import text_encoder_kind
 from ltxmlx.pipelines.validation import validate_against_checkpoint
 
 
@@ -44,6 +45,7 @@ class Resolved:
     image_crf: int
     stage1_sampler: str  # "euler" or "euler_ancestral"
     ancestral_seed_offset: int = 0
+    text_encoder: str = "gemma3"  # a key of ltxmlx.text_encoders.TEXT_ENCODERS
 
 
 def check_generation(cfg: PipelineConfig, info: CheckpointInfo) -> None:
@@ -86,7 +88,10 @@ def resolve(cfg: PipelineConfig, info: CheckpointInfo) -> Resolved:
     sampler, offset = "euler", 0
     if cfg.kind == "distilled" and info.generation is not None:
         sampler, offset = info.generation.distilled_sampler, info.generation.ancestral_seed_offset
-    return Resolved(guidance, s1, s2, crf, sampler, offset)
+    text = cfg.text_encoder_kind or info.require_generation("text encoder").text_encoder
+    if info.generation is not None and text != info.generation.text_encoder:
+        raise ConfigError("text_encoder_kind", text, f"{info.generation.text_encoder} for {info.generation.title}")
+    return Resolved(guidance, s1, s2, crf, sampler, offset, text)
 
 
 def make_pipeline(cfg: PipelineConfig, noise: NoiseSource | None = None, images: ImageSource | None = None,
@@ -102,6 +107,8 @@ def make_pipeline(cfg: PipelineConfig, noise: NoiseSource | None = None, images:
     info = CheckpointInfo.read(cfg.files)
     check_generation(cfg, info)
     r = resolve(cfg, info)
+    if cfg.files.text_encoder:  # the renderer always has one; the pipeline parity runs start from contexts
+        text_encoder_kind(r.text_encoder).check(cfg.files.text_encoder, cfg.files.checkpoint)
     validate_against_checkpoint(cfg, info.config["transformer"], (r.guidance.video, r.guidance.audio))
     distilled_lora = (cfg.files.distilled_lora,) if cfg.files.distilled_lora else ()
     check_loras(info.config, cfg.loras)
@@ -116,7 +123,7 @@ def make_pipeline(cfg: PipelineConfig, noise: NoiseSource | None = None, images:
     if not cfg.two_stage:
         stage1 = DiffusionStage(name="stage1", stage_index=0, height=cfg.height, width=cfg.width,
                                 sigmas=r.stage1_sigmas, guidance=r.guidance, loras=cfg.loras, **first, **common)
-        return [TextStage(cfg, needs_negative), stage1, DecodeStage(cfg, info)]
+        return [TextStage(cfg, needs_negative, r.text_encoder), stage1, DecodeStage(cfg, info)]
     stage1 = DiffusionStage(name="stage1", stage_index=0, height=cfg.height // 2, width=cfg.width // 2,
                             sigmas=r.stage1_sigmas, guidance=r.guidance, loras=cfg.loras, pass_contexts=True,
                             **first, **common)
@@ -125,4 +132,4 @@ def make_pipeline(cfg: PipelineConfig, noise: NoiseSource | None = None, images:
                             sigmas=r.stage2_sigmas, guidance=Guidance(), loras=cfg.loras + distilled_lora,
                             noise_scale=r.stage2_sigmas[0], refine=True, keep_input_audio=cfg.kind == "two_stage",
                             **common)
-    return [TextStage(cfg, needs_negative), stage1, UpsampleStage(cfg), stage2, DecodeStage(cfg, info)]
+    return [TextStage(cfg, needs_negative, r.text_encoder), stage1, UpsampleStage(cfg), stage2, DecodeStage(cfg, info)]

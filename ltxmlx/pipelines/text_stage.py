@@ -1,5 +1,5 @@
-"""The text stage: the configured text encoder (Gemma 3 or Gemma 4, `cfg.text_encoder_kind`) and its
-embeddings processor turn each item's prompts into contexts.
+"""The text stage: the generation's text encoder (Gemma 3 or Gemma 4, `kind`) and its embeddings
+processor turn each item's prompts into contexts.
 
 Unique prompts of a batch (and negatives, when stage 1 uses CFG) are encoded once, through the prompt
 cache when configured. Gemma is loaded only on a cache miss and freed when the stage exits.
@@ -26,6 +26,7 @@ class TextStage:
 
     cfg: PipelineConfig
     negatives: bool
+    kind: str = "gemma3"  # a key of ltxmlx.text_encoders.TEXT_ENCODERS
     name: str = "text"
     _encoder: object = field(default=None, init=False, repr=False)
 
@@ -35,7 +36,7 @@ class TextStage:
 
     def key_inputs(self, item: RenderItem) -> dict:
         return {
-            "stage": self.name, "text_encoder_kind": self.cfg.text_encoder_kind, "prompt": item.prompt.strip(),
+            "stage": self.name, "text_encoder_kind": self.kind, "prompt": item.prompt.strip(),
             "negative_prompt": item.negative_prompt.strip() if self.negatives else None,
             "text_encoder": str(self.cfg.files.text_encoder), "checkpoint": file_identity(self.cfg.files.checkpoint),
             "max_length": self.max_length, "dtype": self.cfg.dtype,
@@ -43,7 +44,7 @@ class TextStage:
 
     def __enter__(self) -> TextStage:
         # Only headers and the tokenizer load here; Gemma itself on the first prompt-cache miss.
-        kind = text_encoder_kind(self.cfg.text_encoder_kind)
+        kind = text_encoder_kind(self.kind)
         self._encoder = kind.prompt_encoder(
             self.cfg.files.text_encoder, self.cfg.files.checkpoint, cache_dir=self.cfg.prompt_cache_dir,
             dtype=mx_dtype(self.cfg.dtype), max_length=self.max_length, batch_size=self.cfg.max_batch_size,

@@ -102,6 +102,13 @@ def ensure_tiny25_checkpoints(cache_dir: str | Path) -> dict[str, Path]:
 
 def _connector_tensors() -> dict:
     """The transformer file's text connectors (the feature extractor lives in the text-encoder file)."""
-    from ltxmlx.text_encoders.gemma4.tiny import connector_tensors
+    from ltxmlx.text_encoders.gemma.embeddings_processor import TEXT_ENCODER_SECTION
+    from ltxmlx.text_encoders.gemma4.config import Gemma4TextConfig
+    from ltxmlx.text_encoders.gemma4.tiny import tiny_gemma4_config, tiny_tokenizer_json
 
-    return connector_tensors(TRANSFORMER_CONFIG)
+    vocab = len(json.loads(tiny_tokenizer_json())["model"]["vocab"])
+    gemma = Gemma4TextConfig.from_config(tiny_gemma4_config(vocab, GEMMA_VERSION))
+    config = {**TRANSFORMER_CONFIG, TEXT_ENCODER_SECTION: {"hidden_size": gemma.hidden_size,
+                                                           "num_hidden_states": gemma.num_hidden_states}}
+    tensors = _component_tensors("embeddings_processor", config)
+    return {k: v for k, v in tensors.items() if k.startswith("model.diffusion_model.")}

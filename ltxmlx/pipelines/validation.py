@@ -102,7 +102,8 @@ def validate_config(cfg) -> None:
     _check_guider_skips(cfg.video_guider, cfg.audio_guider)
     f = cfg.files
     _check_file("files.checkpoint", f.checkpoint, True)
-    _check_file("files.text_encoder", f.text_encoder, True, folder=True)
+    if not Path(f.text_encoder).expanduser().exists():  # a Gemma 3 folder or a Gemma 4 file: the kind checks which
+        raise ConfigError("files.text_encoder", f.text_encoder, "an existing text-encoder folder or file")
     _check_file("files.spatial_upsampler", f.spatial_upsampler, cfg.two_stage)
     if cfg.kind == "two_stage":
         _check_file("files.distilled_lora", f.distilled_lora.path if f.distilled_lora else None, True)

@@ -9,7 +9,7 @@ from safetensors.numpy import save_file
 
 from ltxmlx.components.guiders import GuiderParams
 from ltxmlx.media.images import ImageInputError
-from ltxmlx.errors import ConfigError, ShapeError
+from ltxmlx.errors import ConfigError, LtxmlxError, ShapeError
 from ltxmlx.loader.lora import LoraError
 from ltxmlx.pipelines import factory
 from ltxmlx.pipelines.api import ImageCondition, RenderItem
@@ -152,3 +152,12 @@ def test_image_crf_and_distilled_sampler_come_from_the_generation():
                           factory.CheckpointInfo.read(split))
     assert (r25.image_crf, r25.stage1_sampler, r25.ancestral_seed_offset) == (18, "euler_ancestral", 10000)
     assert factory.resolve(cfg(image_crf=0), factory.CheckpointInfo.read(CKPT)).image_crf == 0
+
+
+def test_text_encoder_of_the_wrong_generation_is_refused_before_loading():
+    # LTX-2 expects a Gemma 3 folder: the LTX-2.5 Gemma 4 packed file is named as what it is.
+    files = replace(FILES, text_encoder=str(PARITY / "25" / "tiny_gemma4-with-proj-ltx-2.5.safetensors"))
+    with pytest.raises(LtxmlxError, match="gemma4"):
+        make_pipeline(cfg(files=files))
+    with pytest.raises(ConfigError, match="text_encoder_kind.*gemma3 for LTX-2 19B"):
+        make_pipeline(cfg(text_encoder_kind="gemma4"))

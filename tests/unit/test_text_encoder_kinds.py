@@ -119,15 +119,14 @@ def test_a_prompt_gives_the_same_embeddings_alone_and_in_a_batch(packed) -> None
 
 def test_text_stage_uses_the_configured_kind(packed) -> None:
     cfg = PipelineConfig(kind="distilled", files=ModelFiles(checkpoint=str(LTX25), text_encoder=str(packed)),
-                         height=64, width=64, num_frames=9, dtype="float32", text_max_length=TINY_MAX_LENGTH,
-                         text_encoder_kind="gemma4")
-    stage = TextStage(cfg, negatives=False)
+                         height=64, width=64, num_frames=9, dtype="float32", text_max_length=TINY_MAX_LENGTH)
+    stage = TextStage(cfg, negatives=False, kind="gemma4")
     item = RenderItem(id="a", prompt=UNIQUE[0], negative_prompt="", seed=0)
     with stage:
         outputs = encode_prompts_stage(stage, [item])
     np.testing.assert_allclose(np.array(outputs[0]["context.video"]),
                                np.array(encode_prompts(_encoder(packed), UNIQUE[:1])[0].video), rtol=0, atol=1e-6)
-    gemma3 = TextStage(PipelineConfig(**{**cfg.__dict__, "text_encoder_kind": "gemma3"}), negatives=False)
+    gemma3 = TextStage(cfg, negatives=False, kind="gemma3")
     assert stage.key_inputs(item) != gemma3.key_inputs(item)
     with pytest.raises(CheckpointError, match="packed 'gemma4_unified'"):
         gemma3.__enter__()

@@ -1,0 +1,55 @@
+"""LTX-2.5 end to end on its tiny split-file model: `+job=smoke25` offline, and batched == solo."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ltxmlx.media.probe import probe
+from ltxmlx.pipelines.api import RenderItem
+from ltxmlx.pipelines.config import ModelFiles, PipelineConfig
+from ltxmlx.pipelines.tiny25 import ensure_tiny25_checkpoints
+from ltxmlx.runner.render import render
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_smoke25_renders_offline_with_48k_audio(tmp_path):
+    env = dict(os.environ, LTXMLX_CACHE_DIR=str(tmp_path / "weights"), HF_HUB_OFFLINE="1")
+    env.pop("LTXMLX_JOBS_DIR", None)
+    run = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "ltxmlx.run", "+job=smoke25", f"hydra.run.dir={run}"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    manifest = [json.loads(line) for line in (run / "manifest.jsonl").read_text().splitlines()]
+    assert len(manifest) == 2
+    for entry in manifest:
+        info = probe(run / entry["video"])
+        assert info.video_codec == "h264" and info.audio_codec == "aac" and (info.width, info.height) == (128, 128)
+        assert entry["audio_sample_rate"] == 48000 and abs(info.duration - 17 / 24) < 0.05
+    record = json.loads((run / "record.json").read_text())
+    assert {"checkpoint", "text_encoder", "video_vae", "audio_vae"} <= set(record["weights"])
+
+
+@pytest.fixture(scope="module")
+def tiny25(tmp_path_factory):
+    return ensure_tiny25_checkpoints(tmp_path_factory.mktemp("tiny25"))
+
+
+def test_ltx25_item_renders_the_same_alone_and_in_a_batch_of_two(tiny25):
+    files = ModelFiles(str(tiny25["checkpoint"]), str(tiny25["text_encoder"]), str(tiny25["spatial_upsampler"]),
+                       video_vae=str(tiny25["video_vae"]), audio_vae=str(tiny25["audio_vae"]))
+    cfg = PipelineConfig(kind="distilled", files=files, height=64, width=64, num_frames=9, dtype="float32",
+                         text_max_length=128, generation="2.5")
+    items = [RenderItem("a", "a red fox in snow", "", 3), RenderItem("b", "waves on a beach", "", 4)]
+    both = render(cfg, items, batch_size=2)
+    alone = render(cfg, items[1:], batch_size=1)
+    np.testing.assert_array_equal(both[1].video, alone[0].video)  # uint8 frames identical
+    np.testing.assert_allclose(both[1].audio, alone[0].audio, atol=1e-5)
+    assert not np.array_equal(both[0].video, both[1].video)
