@@ -16,6 +16,8 @@ from ltxmlx.errors import ShapeError
 MODALITIES = ("video", "audio")
 # Stage keys come from one fixed-size split so that adding a stage never changes earlier ones' noise.
 MAX_STAGES = 8
+# The diffusion video decoder draws its x_T from the item's key of this (last) stage slot.
+DECODE_NOISE_STAGE = MAX_STAGES - 1
 
 
 def item_key(seed: int, stage: int, modality: str) -> mx.array:

@@ -13,10 +13,26 @@ from dataclasses import dataclass, field
 import mlx.core as mx
 
 from ltxmlx.loader import build
-from ltxmlx.model.video_vae.decode import AUTO, decode_steps
+from ltxmlx.components.noisers import DECODE_NOISE_STAGE, draw_noise, item_key
+from ltxmlx.model.video_vae.decode import AUTO, DecodeStep, decode_steps, to_rgb
 from ltxmlx.pipelines.api import RenderItem, StageOutputs, StepEvent
 from ltxmlx.pipelines.config import PipelineConfig
 from ltxmlx.pipelines.models import CheckpointInfo, file_identity, mx_dtype
+
+
+# model.video_decoder -> the loader component that decodes with it.
+VIDEO_DECODERS = {"conv": "video_decoder", "diffusion": "video_decoder_diffusion"}
+
+
+def diffusion_decode_steps(decoder, latent: mx.array, item: RenderItem):
+    """The diffusion decoder in one step: its x_T noise comes from the item's own key (decode stage),
+    so an item decodes the same alone or in any batch. Frames (1, F, H, W, 3) in [0, 1]."""
+
+    def noise(shape: tuple[int, ...]) -> mx.array:
+        return draw_noise([item_key(item.seed, DECODE_NOISE_STAGE, "video")], tuple(shape[1:]))
+
+    frames = to_rgb(decoder.decode(latent, noise)).transpose(0, 2, 3, 4, 1)
+    yield DecodeStep(frames=frames, state=frames)
 
 
 def to_uint8(frames: mx.array) -> mx.array:
@@ -49,13 +65,15 @@ class DecodeStage:
         files = self.cfg.files
         key = {"stage": self.name, "checkpoint": file_identity(files.checkpoint),
                "dtype": self.cfg.dtype, "audio": self.cfg.audio}
+        if self.cfg.video_decoder != "conv":
+            key.update(video_decoder=self.cfg.video_decoder, seed=item.seed)
         if files.video_vae or files.audio_vae:
             key.update(video_vae=file_identity(files.video_vae_file), audio_vae=file_identity(files.audio_vae_file))
         return key
 
     def __enter__(self) -> DecodeStage:
         dtype, files = mx_dtype(self.cfg.dtype), self.cfg.files
-        self._video = build("video_decoder", files.video_vae_file, dtype=dtype)
+        self._video = build(VIDEO_DECODERS[self.cfg.video_decoder], files.video_vae_file, dtype=dtype)
         if self.cfg.audio:
             self._audio = build("audio_decoder", files.audio_vae_file, dtype=dtype)
             self._vocoder = build("vocoder", files.audio_vae_file, dtype=dtype)
@@ -77,7 +95,10 @@ class DecodeStage:
         for i, x in enumerate(inputs):
             chunks = []
             latent = x["video_latent"].astype(mx_dtype(self.cfg.dtype))
-            for step in decode_steps(self._video, latent, AUTO, self._budget()):
+            steps = decode_steps(self._video, latent, AUTO, self._budget())
+            if self.cfg.video_decoder == "diffusion":
+                steps = diffusion_decode_steps(self._video, latent, items[i])
+            for step in steps:
                 if step.frames is None:  # a spatial tile accumulated: evaluate before the next one
                     yield StepEvent(self.name, i, total, {"tile": step.state})
                     continue

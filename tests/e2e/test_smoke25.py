@@ -53,3 +53,20 @@ def test_ltx25_item_renders_the_same_alone_and_in_a_batch_of_two(tiny25):
     np.testing.assert_array_equal(both[1].video, alone[0].video)  # uint8 frames identical
     np.testing.assert_allclose(both[1].audio, alone[0].audio, atol=1e-5)
     assert not np.array_equal(both[0].video, both[1].video)
+
+
+def test_diffusion_video_decoder_renders_and_is_batch_invariant(tiny25):
+    diffusion_vae = REPO / "tests" / "fixtures" / "parity" / "25" / "tiny_ltx-2.5-video-vae.safetensors"
+    files = ModelFiles(str(tiny25["checkpoint"]), str(tiny25["text_encoder"]), str(tiny25["spatial_upsampler"]),
+                       video_vae=str(diffusion_vae), audio_vae=str(tiny25["audio_vae"]))
+    cfg = PipelineConfig(kind="distilled", files=files, height=64, width=64, num_frames=9, dtype="float32",
+                         text_max_length=128, generation="2.5", video_decoder="diffusion")
+    items = [RenderItem("a", "a red fox in snow", "", 3), RenderItem("b", "waves on a beach", "", 4)]
+    both = render(cfg, items, batch_size=2)
+    alone = render(cfg, items[1:], batch_size=1)
+    assert both[1].video.shape == (9, 64, 64, 3) and both[1].video.dtype == np.uint8
+    np.testing.assert_array_equal(both[1].video, alone[0].video)
+    conv = render(PipelineConfig(**{**cfg.__dict__, "video_decoder": "conv",
+                                    "files": ModelFiles(**{**files.__dict__, "video_vae": str(tiny25["video_vae"])})}),
+                  items[1:], batch_size=1)
+    assert not np.array_equal(conv[0].video, alone[0].video)  # really another decoder
