@@ -37,7 +37,7 @@ def to_pipeline_config(cfg: RunConfig) -> PipelineConfig:
     guided = p.name != "distilled"
     return PipelineConfig(
         kind=p.name, files=files, height=cfg.resolution.height, width=cfg.resolution.width,
-        num_frames=cfg.resolution.frames, fps=cfg.resolution.fps, steps=cfg.scheduler.steps,
+        num_frames=None if cfg.resolution.frames == "auto" else cfg.resolution.frames, fps=cfg.resolution.fps, steps=cfg.scheduler.steps,
         video_guider=_guider(cfg.guider.video) if guided else None,
         audio_guider=_guider(cfg.guider.audio) if guided else None,
         loras=tuple(LoraSpec(lo.weights, lo.strength) for lo in cfg.lora.stack),

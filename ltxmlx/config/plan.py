@@ -125,9 +125,10 @@ def shape_signature(item: RenderItem) -> tuple:
     return item.shape_signature()
 
 
-def make_item(prompt: str, negative: str, seed: int, images: tuple[ImageCondition, ...]) -> RenderItem:
+def make_item(prompt: str, negative: str, seed: int, images: tuple[ImageCondition, ...],
+              num_frames: int | None = None) -> RenderItem:
     ident = {"prompt": prompt, "negative_prompt": negative, "seed": seed, "images": [asdict(i) for i in images]}
-    return RenderItem(sha256_hex(canonical_json(ident))[:12], prompt, negative, seed, images)
+    return RenderItem(sha256_hex(canonical_json(ident))[:12], prompt, negative, seed, images, num_frames)
 
 
 def stage_keys(stages: Sequence[Stage], item: RenderItem) -> dict[str, str]:
@@ -140,8 +141,10 @@ def stage_keys(stages: Sequence[Stage], item: RenderItem) -> dict[str, str]:
 
 
 def build_plan(cfg: RunConfig, stages: Sequence[Stage], batch_size: int,
-               search_dirs: Sequence[Path] = ()) -> Plan:
-    """Expand the job into items (prompt-major, then seed, then conditioning set) with stage keys."""
+               search_dirs: Sequence[Path] = (), frames: dict[str, int] | None = None) -> Plan:
+    """Expand the job into items (prompt-major, then seed, then conditioning set) with stage keys.
+
+    frames: each prompt's clip length when the job's is 'auto' (from the duration head)."""
     names = [s.name for s in stages]
     if len(set(names)) != len(names):
         raise ConfigError("pipeline", names, "stages with distinct names")
@@ -152,6 +155,6 @@ def build_plan(cfg: RunConfig, stages: Sequence[Stage], batch_size: int,
     for pi, prompt in enumerate(prompts):
         for seed in seeds:
             for cname, images in cond_sets:
-                item = make_item(prompt, cfg.negative_prompt, seed, images)
+                item = make_item(prompt, cfg.negative_prompt, seed, images, (frames or {}).get(prompt))
                 items.append(PlannedItem(item, slugify(prompt), pi, cname, stage_keys(stages, item)))
     return Plan(cfg.job_name, names, items, batch_size)

@@ -15,6 +15,7 @@ from typing import Callable
 from ltxmlx.config.jobs import jobs_dir
 from ltxmlx.config.plan import Plan, build_plan, expand_seeds
 from ltxmlx.config.schema import WEIGHT_FIELDS, RunConfig
+from ltxmlx.errors import ConfigError
 from ltxmlx.runner import history, memory
 from ltxmlx.runner.outputs import RunDir, write_json_atomic
 from ltxmlx.runner.records import build_record
@@ -65,6 +66,18 @@ def load_pipeline(cfg: RunConfig) -> list:
     return list(make_pipeline(to_pipeline_config(cfg)))
 
 
+def auto_frames(cfg: RunConfig, resolved: RunConfig, stages: list, cache: StageCache) -> dict[str, int]:
+    """Each prompt's clip length from the duration head (`resolution.frames: auto`)."""
+    from ltxmlx.config.plan import load_prompts, stage_keys
+    from ltxmlx.pipelines.models import mx_dtype
+    from ltxmlx.runner.duration import predict_frames
+
+    text = stages[0]
+    return predict_frames(load_prompts(cfg, [jobs_dir()]), cfg.negative_prompt, text, cache,
+                          lambda item: stage_keys([text], item)[text.name], resolved.model.duration_head,
+                          cfg.resolution.fps, mx_dtype(cfg.model.dtype))
+
+
 def render(cfg: RunConfig, run_dir: Path, *, overrides: list[str], choices: dict,
            progress=None, make_stages: Callable[[RunConfig], list] = load_pipeline) -> JobOutcome:
     """Plan and (unless `cfg.runner.dry_run`) render `cfg` into `run_dir`."""
@@ -79,9 +92,15 @@ def render(cfg: RunConfig, run_dir: Path, *, overrides: list[str], choices: dict
     if batch == "auto":
         batch = est.batch_size(cap=max(1, n_seeds * 4))
         log.info("batch_size auto -> %d (budget %.1f GiB)", batch, est.budget_bytes / memory.GIB)
-    plan = build_plan(cfg, stages, batch, search_dirs=[jobs_dir()])
-    write_json_atomic(rd.plan, plan.to_json())
     cache = StageCache(Path(cfg.runner.cache_dir).expanduser() if cfg.runner.cache_dir else rd.default_cache)
+    frames = None
+    if cfg.resolution.frames == "auto":
+        if dry:
+            raise ConfigError("resolution.frames", "auto", "a frame count for a dry run (the duration head "
+                              "needs the text encoder to run; dry runs load no model)")
+        frames = auto_frames(cfg, resolved, stages, cache)
+    plan = build_plan(cfg, stages, batch, search_dirs=[jobs_dir()], frames=frames)
+    write_json_atomic(rd.plan, plan.to_json())
     cached = {s.name: sum(cache.has(s.name, p.keys[s.name]) for p in plan.items) for s in stages[:-1]}
     outcome = JobOutcome(plan, rd, weights, est, cached)
     if dry:

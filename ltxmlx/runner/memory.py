@@ -45,8 +45,10 @@ def budget_bytes(cfg: RunConfig) -> int:
 
 def latent_tokens(cfg: RunConfig) -> int:
     r = cfg.resolution
-    video = ((r.frames - 1) // 8 + 1) * (r.height // 32) * (r.width // 32)
-    return video + int(r.frames / r.fps * _AUDIO_TOKENS_PER_SECOND)
+    # 'auto' lengths are clamped to at most 20 s by the duration head: estimate that longest clip.
+    frames = r.frames if r.frames != "auto" else int(20 * r.fps) // 8 * 8 + 1
+    video = ((frames - 1) // 8 + 1) * (r.height // 32) * (r.width // 32)
+    return video + int(frames / r.fps * _AUDIO_TOKENS_PER_SECOND)
 
 
 def guidance_passes(cfg: RunConfig) -> int:

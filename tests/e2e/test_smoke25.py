@@ -70,3 +70,31 @@ def test_diffusion_video_decoder_renders_and_is_batch_invariant(tiny25):
                                     "files": ModelFiles(**{**files.__dict__, "video_vae": str(tiny25["video_vae"])})}),
                   items[1:], batch_size=1)
     assert not np.array_equal(conv[0].video, alone[0].video)  # really another decoder
+
+
+def test_auto_frames_come_from_the_duration_head_and_leave_the_text_stage_cached(tiny25, tmp_path):
+    from ltxmlx.config.plan import stage_keys
+    from ltxmlx.loader import build
+    from ltxmlx.model.duration_head.predict import predict_seconds, seconds_to_num_frames
+    from ltxmlx.pipelines.text_stage import TextStage
+    from ltxmlx.runner.duration import predict_frames
+    from ltxmlx.runner.stage_cache import StageCache
+    import mlx.core as mx
+
+    files = ModelFiles(str(tiny25["checkpoint"]), str(tiny25["text_encoder"]), duration_head=str(tiny25["duration_head"]),
+                       video_vae=str(tiny25["video_vae"]), audio_vae=str(tiny25["audio_vae"]))
+    cfg = PipelineConfig(kind="one_stage", files=files, height=64, width=64, num_frames=None, dtype="float32",
+                         text_max_length=128, generation="2.5")
+    text = TextStage(cfg, negatives=False, kind="gemma4")
+    cache = StageCache(tmp_path / "cache")
+    key = lambda item: stage_keys([text], item)[text.name]  # noqa: E731
+    prompts = ["a red fox in snow", "waves on a beach", "a red fox in snow"]
+    frames = predict_frames(prompts, "", text, cache, key, files.duration_head, 24.0, mx.float32)
+    assert set(frames) == {"a red fox in snow", "waves on a beach"}
+    head = build("duration_head", files.duration_head, dtype=mx.float32)
+    for prompt, n in frames.items():
+        item = RenderItem("x", prompt, "", 5, num_frames=n)
+        ctx = cache.load("text", key(item))  # the text stage's output is cached under its own key
+        seconds = predict_seconds(head, ctx["context.video"], ctx["context.audio"])[0].item()
+        assert n == seconds_to_num_frames(seconds, 24.0) and (n - 1) % 8 == 0 and 24 <= n <= 481
+        assert item.shape_signature() != RenderItem("y", prompt, "", 5, num_frames=n + 8).shape_signature()
