@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import mlx.core as mx
 
@@ -17,6 +18,11 @@ from ltxmlx.pipelines.config import PipelineConfig
 from ltxmlx.pipelines.models import file_identity, mx_dtype
 from ltxmlx.text_encoders import text_encoder_kind
 from ltxmlx.text_encoders.gemma.tokenizer import TOKENIZER_MAX_LENGTH
+
+
+def _weights_identity(path: str) -> dict | str:
+    """A single-file encoder (Gemma 4) is identified like the other weight files; a folder by its path."""
+    return file_identity(path) if Path(path).expanduser().is_file() else str(path)
 
 
 @dataclass
@@ -38,7 +44,8 @@ class TextStage:
         return {
             "stage": self.name, "text_encoder_kind": self.kind, "prompt": item.prompt.strip(),
             "negative_prompt": item.negative_prompt.strip() if self.negatives else None,
-            "text_encoder": str(self.cfg.files.text_encoder), "checkpoint": file_identity(self.cfg.files.checkpoint),
+            "text_encoder": _weights_identity(self.cfg.files.text_encoder),
+            "checkpoint": file_identity(self.cfg.files.checkpoint),
             "max_length": self.max_length, "dtype": self.cfg.dtype,
         }
 

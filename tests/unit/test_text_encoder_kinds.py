@@ -128,6 +128,7 @@ def test_text_stage_uses_the_configured_kind(packed) -> None:
                                np.array(encode_prompts(_encoder(packed), UNIQUE[:1])[0].video), rtol=0, atol=1e-6)
     gemma3 = TextStage(cfg, negatives=False, kind="gemma3")
     assert stage.key_inputs(item) != gemma3.key_inputs(item)
+    assert stage.key_inputs(item)["text_encoder"]["size"] == packed.stat().st_size, "the file's identity keys the stage"
     with pytest.raises(CheckpointError, match="packed 'gemma4_unified'"):
         gemma3.__enter__()
 
