@@ -93,7 +93,8 @@ def test_distilled_lora_subset_fuses_into_the_25_transformer():
         assert target in weights, f"{module}: no weight {target} in the 2.5 transformer"
         rank = a_shape[0]
         assert rank == 450 and b_shape[1] == rank, f"{module}: A {a_shape} B {b_shape}"
-        assert (b_shape[0], a_shape[1]) == weights[target], f"{module}: B@A {(b_shape[0], a_shape[1])} vs {weights[target]}"
+        fused = (b_shape[0], a_shape[1])
+        assert fused == weights[target], f"{module}: B @ A {fused} vs weight {weights[target]}"
     # The derivable subset: every attention projection and feed-forward linear of every block.
     linear = re.compile(r"^transformer_blocks\.\d+\.\w+\.(to_q|to_k|to_v|to_out\.0|net\.0\.proj|net\.2)\.weight$")
     expected = {k for k in weights if linear.match(k)}

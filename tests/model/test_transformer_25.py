@@ -95,9 +95,9 @@ def test_batch_with_keyframe_masks_equals_items_alone():
     v, a = model(video, audio)
     for i in range(2):
         rows = slice(i, i + 1)
-        vi = Modality(*(None if f is None else f[rows] for f in (
-            video.latent, video.sigma, video.timesteps, video.positions, video.context, video.keyframes_mask)))
-        ai = Modality(audio.latent[rows], audio.sigma[rows], audio.timesteps[rows], audio.positions[rows], audio.context[rows])
+        fields = (video.latent, video.sigma, video.timesteps, video.positions, video.context, video.keyframes_mask)
+        vi = Modality(*(f[rows] for f in fields))
+        ai = Modality(*(f[rows] for f in (audio.latent, audio.sigma, audio.timesteps, audio.positions, audio.context)))
         got_v, got_a = model(vi, ai)
         np.testing.assert_allclose(np.array(got_v), np.array(v[rows]), atol=2e-5, rtol=2e-5)
         np.testing.assert_allclose(np.array(got_a), np.array(a[rows]), atol=2e-5, rtol=2e-5)

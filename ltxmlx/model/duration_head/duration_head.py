@@ -77,7 +77,8 @@ class DurationHead(nn.Module):
         if video is None and audio is None:
             raise ShapeError("duration head: expected a video and/or an audio encoding, got neither")
         batch = None
-        for name, x, dim in (("video_encoding", video, self.cfg.video_dim), ("audio_encoding", audio, self.cfg.audio_dim)):
+        streams = (("video_encoding", video, self.cfg.video_dim), ("audio_encoding", audio, self.cfg.audio_dim))
+        for name, x, dim in streams:
             if x is None:
                 continue
             if x.ndim != 3 or x.shape[-1] != dim or (batch is not None and x.shape[0] != batch):

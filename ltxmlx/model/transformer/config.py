@@ -33,6 +33,7 @@ _FIXED: dict[str, Any] = {
     "frequencies_precision": "float64",
 }
 
+
 def _req(cfg: dict, key: str, kind: type | tuple[type, ...]) -> Any:
     value = cfg.get(key, _MISSING)
     if value is _MISSING:
