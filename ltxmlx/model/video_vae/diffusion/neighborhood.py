@@ -18,7 +18,7 @@ import numpy as np
 from ltxmlx.errors import ShapeError
 
 # Query tile per axis (T, H, W) and the budget of attention scores per SDPA call.
-DEFAULT_TILE = (4, 8, 8)
+DEFAULT_TILE = (8, 16, 16)
 SCORE_BUDGET = 2**27
 
 
@@ -97,21 +97,24 @@ def _attend_block(q, k, v, runs: tuple[_Run, _Run, _Run], budget: int) -> mx.arr
         rt.mask[:, None, None, :, None, None] & rh.mask[None, :, None, None, :, None] & rw.mask[None, None, :, None, None, :]
     ).reshape(rt.q_len * rh.q_len * rw.q_len, rt.k_len * rh.k_len * rw.k_len)
     mask = mx.array(mask)
-    per_t_tile = b * rh.count * rw.count * heads * mask.size
-    step = max(1, budget // max(1, per_t_tile))
+    # Tiles per SDPA call so that the (tiles, heads, Nq, Nk) scores stay within the budget.
+    per_tile = heads * mask.size
+    chunk = max(1, budget // per_tile)
+    step = max(1, chunk // max(1, b * rh.count * rw.count))
     outs = []
     for t0 in range(0, rt.count, step):
         sub = _Run(rt.q_start + t0 * rt.q_len, min(step, rt.count - t0), rt.q_len, rt.k_starts[t0 : t0 + step], rt.mask)
         qs = q[:, t0 * rt.q_len : (t0 + sub.count) * rt.q_len]
         ks, vs = _gather_keys(k, 1, sub), _gather_keys(v, 1, sub)
         counts = (sub.count, rh.count, rw.count)
-        o = mx.fast.scaled_dot_product_attention(
-            _to_tokens(qs, counts, (rt.q_len, rh.q_len, rw.q_len)),
-            _to_tokens(ks, counts, (rt.k_len, rh.k_len, rw.k_len)),
-            _to_tokens(vs, counts, (rt.k_len, rh.k_len, rw.k_len)),
-            scale=1.0,
-            mask=mask,
-        )
+        qt = _to_tokens(qs, counts, (rt.q_len, rh.q_len, rw.q_len))
+        kt = _to_tokens(ks, counts, (rt.k_len, rh.k_len, rw.k_len))
+        vt = _to_tokens(vs, counts, (rt.k_len, rh.k_len, rw.k_len))
+        parts = [
+            mx.fast.scaled_dot_product_attention(qt[i : i + chunk], kt[i : i + chunk], vt[i : i + chunk], scale=1.0, mask=mask)
+            for i in range(0, qt.shape[0], chunk)
+        ]
+        o = parts[0] if len(parts) == 1 else mx.concatenate(parts, axis=0)
         o = o.reshape(b, sub.count, rh.count, rw.count, heads, rt.q_len, rh.q_len, rw.q_len, d)
         o = o.transpose(0, 1, 5, 2, 6, 3, 7, 4, 8)
         outs.append(o.reshape(b, sub.count * rt.q_len, rh.count * rh.q_len, rw.count * rw.q_len, heads, d))
