@@ -45,12 +45,13 @@ def _brute_force_na(q, k, v, kernel):
     return out
 
 
+@pytest.mark.parametrize("budget", [64, 2**28])  # one tile per SDPA call / all tiles in one call
 @pytest.mark.parametrize("tile", [(1, 1, 1), (2, 3, 4), (4, 8, 8)])
-def test_neighborhood_attention_clamps_windows_at_borders(tile):
+def test_neighborhood_attention_clamps_windows_at_borders(tile, budget):
     rng = np.random.default_rng(0)
     q, k, v = (rng.standard_normal((2, 5, 6, 9, 2, 4)).astype(np.float32) for _ in range(3))
     kernel = (3, 3, 5)
-    got = np.array(na3d(mx.array(q), mx.array(k), mx.array(v), kernel, tile=tile, budget=64))
+    got = np.array(na3d(mx.array(q), mx.array(k), mx.array(v), kernel, tile=tile, budget=budget))
     np.testing.assert_allclose(got, _brute_force_na(q, k, v, kernel), atol=2e-6)
 
 

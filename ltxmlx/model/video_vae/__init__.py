@@ -1,8 +1,10 @@
-"""Video VAE (LTX-2 / LTX-2.3): encoder, convolutional decoder, tiled chunked decoding."""
+"""Video VAE (LTX-2 / LTX-2.3 / LTX-2.5): encoder, convolutional decoder, tiled chunked decoding,
+and the LTX-2.5 diffusion decoder (`diffusion/`)."""
 
 from ltxmlx.model.video_vae.config import VideoDecoderConfig, VideoEncoderConfig
 from ltxmlx.model.video_vae.decode import DecodeStep, decode_steps, decode_video, tiled_decode, to_rgb
 from ltxmlx.model.video_vae.decoder import VideoDecoder
+from ltxmlx.model.video_vae.diffusion import DiffusionDecoderConfig, DiffusionVideoDecoder, video_decoder_kind
 from ltxmlx.model.video_vae.encoder import VideoEncoder
 from ltxmlx.model.video_vae.memory import choose_tiling, estimate_decode_bytes
 from ltxmlx.model.video_vae.per_channel_statistics import PerChannelStatistics
@@ -10,6 +12,8 @@ from ltxmlx.model.video_vae.tiling import TilingConfig
 
 __all__ = [
     "DecodeStep",
+    "DiffusionDecoderConfig",
+    "DiffusionVideoDecoder",
     "PerChannelStatistics",
     "TilingConfig",
     "VideoDecoder",
@@ -22,4 +26,5 @@ __all__ = [
     "estimate_decode_bytes",
     "tiled_decode",
     "to_rgb",
+    "video_decoder_kind",
 ]

@@ -81,13 +81,18 @@ class DiffusionNABlock(nn.Module):
 
     def _attention(self, x: mx.array, scale: mx.array, shift: mx.array) -> mx.array:
         halo = self.attn.kernel[2] // 2
-        outs = []
-        # Slabs are cut from x before the norm, as in the reference (its zero fill becomes `shift`).
-        for slab, start, core in _w_slabs(x, self.w_chunks, halo):
-            positions = np.arange(slab.shape[3]) + (start - halo)
-            y = self.norm1(slab) * (1.0 + scale) + shift
-            outs.append(self.attn(y, positions)[:, :, :, halo : halo + core])
-        return outs[0] if len(outs) == 1 else mx.concatenate(outs, axis=3)
+        b = x.shape[0]
+        # Slabs are cut from x before the norm, as in the reference (its zero fill becomes `shift`);
+        # all have the same width, so they run as one batch with their own W positions.
+        slabs = list(_w_slabs(x, self.w_chunks, halo))
+        n = len(slabs)
+        positions = np.repeat(np.stack([np.arange(s.shape[3]) + (start - halo) for s, start, _ in slabs]), b, axis=0)
+        batch = slabs[0][0] if n == 1 else mx.concatenate([s for s, _, _ in slabs], axis=0)
+        tile = (n, 1, 1, 1, 1)
+        y = self.norm1(batch) * (1.0 + mx.tile(scale, tile)) + mx.tile(shift, tile)
+        out = self.attn(y, positions)
+        cores = [out[i * b : (i + 1) * b, :, :, halo : halo + core] for i, (_, _, core) in enumerate(slabs)]
+        return cores[0] if n == 1 else mx.concatenate(cores, axis=3)
 
     def __call__(self, x: mx.array, context: mx.array, modulation: list[mx.array]) -> mx.array:
         """x (B, T, H, W, dim), context (B, T, H, W, context_channels), modulation: 7 x (B, 1, 1, 1, dim)."""

@@ -7,7 +7,6 @@ The file nests the encoder under `vae.encoder` and the NA diffusion decoder unde
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,9 +121,14 @@ class DiffusionDecoderConfig:
         for c in (*channels, stage5):
             if c % head_dim:
                 raise ConfigError("vae.decoder.stage_channels", channels, f"multiples of head_dim {head_dim}")
-        for (stride, reduction), c in zip(ups, channels):
-            if any(s not in (1, 2) for s in stride) or (math.prod(stride) * c) % reduction:
-                raise ConfigError("vae.decoder.upsamples", [list(stride), reduction], "strides of 1 or 2")
+        for i, (stride, reduction) in enumerate(ups):
+            if any(s not in (1, 2) for s in stride) or reduction < 1 or channels[i] % reduction:
+                raise ConfigError(f"vae.decoder.upsamples[{i}]", [list(stride), reduction], "strides of 1 or 2")
+            if channels[i] // reduction != channels[i + 1]:
+                raise ConfigError(
+                    "vae.decoder.stage_channels", channels,
+                    f"stage {i + 1} = stage {i} / upsample reduction {reduction} = {channels[i] // reduction}",
+                )
         steps = int(get("default_num_inference_steps"))
         if steps < 1:
             raise ConfigError("vae.decoder.default_num_inference_steps", steps, "a positive integer")

@@ -2,8 +2,8 @@
 
 Each query attends to the `kernel` keys around it on every axis; near a border the window is
 shifted inward (clamped), never padded, so every query sees exactly `prod(kernel)` keys when the
-volume is at least the kernel. Queries are cut into tiles; tiles whose windows have the same
-geometry run as one masked SDPA batch, so the work stays proportional to the window volume.
+volume is at least the kernel. Queries are cut into equal tiles, each attending the key range that
+covers its windows under a per-tile mask; tiles run as batched masked SDPA calls within a score budget.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import numpy as np
 
 from ltxmlx.errors import ShapeError
 
-# Query tile per axis (T, H, W) and the budget of attention scores per SDPA call.
+# Query tile per axis (T, H, W) and the budget of attention scores (elements) per SDPA call.
 DEFAULT_TILE = (4, 8, 8)
-SCORE_BUDGET = 2**27
+SCORE_BUDGET = 2**28
 
 
 def window_starts(length: int, kernel: int) -> np.ndarray:
@@ -29,93 +29,46 @@ def window_starts(length: int, kernel: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class _Run:
-    """Consecutive query tiles of one axis that share their window geometry."""
+class _AxisPlan:
+    """One axis cut into `count` query tiles of `size` (the last padded by repeating the last query);
+    tile j attends keys `keys[j]` (`span` consecutive indices) under `mask[j]` (size, span)."""
 
-    q_start: int  # first query of the run
-    count: int  # tiles in the run
-    q_len: int  # queries per tile
-    k_starts: tuple[int, ...]  # first key of each tile's key range
-    mask: np.ndarray  # (q_len, k_len) bool: query i sees key j of its tile's range
-
-    @property
-    def k_len(self) -> int:
-        return self.mask.shape[1]
+    count: int
+    size: int
+    span: int
+    queries: np.ndarray  # (count * size,) query index per padded position
+    keys: np.ndarray  # (count, span)
+    mask: np.ndarray  # (count, size, span) bool
 
 
 @functools.lru_cache(maxsize=256)
-def _axis_runs(length: int, kernel: int, tile: int) -> tuple[_Run, ...]:
+def _axis_plan(length: int, kernel: int, tile: int) -> _AxisPlan:
     kernel = min(kernel, length)
+    size = min(tile, length)
+    count = -(-length // size)
+    span = min(length, size + kernel - 1)
     starts = window_starts(length, kernel)
-    tiles = []
-    for q0 in range(0, length, tile):
-        q1 = min(q0 + tile, length)
-        k0, k1 = int(starts[q0]), int(starts[q1 - 1]) + kernel
-        rel = starts[q0:q1, None] - k0
-        j = np.arange(k1 - k0)[None, :]
-        tiles.append((q0, q1 - q0, k0, (j >= rel) & (j < rel + kernel)))
-    runs: list[_Run] = []
-    for q0, q_len, k0, mask in tiles:
-        last = runs[-1] if runs else None
-        if last is not None and last.q_len == q_len and last.mask.shape == mask.shape and np.array_equal(last.mask, mask):
-            runs[-1] = _Run(last.q_start, last.count + 1, q_len, (*last.k_starts, k0), last.mask)
-        else:
-            runs.append(_Run(q0, 1, q_len, (k0,), mask))
-    return tuple(runs)
+    queries = np.minimum(np.arange(count * size), length - 1)
+    first = np.minimum(starts[queries[::size]], length - span)
+    keys = first[:, None] + np.arange(span)[None, :]
+    q_starts = starts[queries].reshape(count, size)[:, :, None]
+    mask = (keys[:, None, :] >= q_starts) & (keys[:, None, :] < q_starts + kernel)
+    return _AxisPlan(count, size, span, queries, keys, mask)
 
 
-def _gather_keys(x: mx.array, axis: int, run: _Run) -> mx.array:
-    """Key ranges of the run's tiles along `axis`, stacked: that axis becomes count * k_len."""
-    starts = run.k_starts
-    if all(b - a == run.k_len for a, b in zip(starts, starts[1:])):
-        # Adjacent, non-overlapping ranges: one slice.
-        index = [slice(None)] * x.ndim
-        index[axis] = slice(starts[0], starts[0] + run.count * run.k_len)
-        return x[tuple(index)]
-    idx = (np.asarray(starts)[:, None] + np.arange(run.k_len)[None, :]).reshape(-1)
-    return mx.take(x, mx.array(idx.astype(np.int32)), axis=axis)
+def _take(x: mx.array, axis: int, index: np.ndarray) -> mx.array:
+    if len(index) == x.shape[axis] and np.array_equal(index, np.arange(len(index))):
+        return x
+    return mx.take(x, mx.array(index.astype(np.int32)), axis=axis)
 
 
-def _to_tokens(x: mx.array, counts: tuple[int, int, int], sizes: tuple[int, int, int]) -> mx.array:
-    """(B, nt*st, nh*sh, nw*sw, heads, d) -> (B*nt*nh*nw, heads, st*sh*sw, d)."""
+def _tiles(x: mx.array, counts: tuple[int, int, int], sizes: tuple[int, int, int]) -> mx.array:
+    """(B, ct*st, ch*sh, cw*sw, heads, d) -> (ct*ch*cw, B*heads, st*sh*sw, d): one SDPA batch row per
+    tile, the batch folded into the heads so a per-tile mask broadcasts over it."""
     b, heads, d = x.shape[0], x.shape[4], x.shape[5]
-    (nt, nh, nw), (st, sh, sw) = counts, sizes
-    x = x.reshape(b, nt, st, nh, sh, nw, sw, heads, d).transpose(0, 1, 3, 5, 7, 2, 4, 6, 8)
-    return x.reshape(b * nt * nh * nw, heads, st * sh * sw, d)
-
-
-def _attend_block(q, k, v, runs: tuple[_Run, _Run, _Run], budget: int) -> mx.array:
-    """Attention of one (T-run, H-run, W-run) block of query tiles; returns (B, T', H', W', heads, d)."""
-    b, heads, d = q.shape[0], q.shape[4], q.shape[5]
-    rt, rh, rw = runs
-    q = q[:, rt.q_start : rt.q_start + rt.count * rt.q_len,
-          rh.q_start : rh.q_start + rh.count * rh.q_len,
-          rw.q_start : rw.q_start + rw.count * rw.q_len]
-    for axis, run in ((2, rh), (3, rw)):
-        k, v = _gather_keys(k, axis, run), _gather_keys(v, axis, run)
-    mask = (
-        rt.mask[:, None, None, :, None, None] & rh.mask[None, :, None, None, :, None] & rw.mask[None, None, :, None, None, :]
-    ).reshape(rt.q_len * rh.q_len * rw.q_len, rt.k_len * rh.k_len * rw.k_len)
-    mask = mx.array(mask)
-    per_t_tile = b * rh.count * rw.count * heads * mask.size
-    step = max(1, budget // max(1, per_t_tile))
-    outs = []
-    for t0 in range(0, rt.count, step):
-        sub = _Run(rt.q_start + t0 * rt.q_len, min(step, rt.count - t0), rt.q_len, rt.k_starts[t0 : t0 + step], rt.mask)
-        qs = q[:, t0 * rt.q_len : (t0 + sub.count) * rt.q_len]
-        ks, vs = _gather_keys(k, 1, sub), _gather_keys(v, 1, sub)
-        counts = (sub.count, rh.count, rw.count)
-        o = mx.fast.scaled_dot_product_attention(
-            _to_tokens(qs, counts, (rt.q_len, rh.q_len, rw.q_len)),
-            _to_tokens(ks, counts, (rt.k_len, rh.k_len, rw.k_len)),
-            _to_tokens(vs, counts, (rt.k_len, rh.k_len, rw.k_len)),
-            scale=1.0,
-            mask=mask,
-        )
-        o = o.reshape(b, sub.count, rh.count, rw.count, heads, rt.q_len, rh.q_len, rw.q_len, d)
-        o = o.transpose(0, 1, 5, 2, 6, 3, 7, 4, 8)
-        outs.append(o.reshape(b, sub.count * rt.q_len, rh.count * rh.q_len, rw.count * rw.q_len, heads, d))
-    return outs[0] if len(outs) == 1 else mx.concatenate(outs, axis=1)
+    (ct, ch, cw), (st, sh, sw) = counts, sizes
+    x = x.reshape(b, ct, st, ch, sh, cw, sw, heads, d).transpose(1, 3, 5, 0, 7, 2, 4, 6, 8)
+    return x.reshape(ct * ch * cw, b * heads, st * sh * sw, d)
 
 
 def na3d(
@@ -132,16 +85,41 @@ def na3d(
     """
     if q.ndim != 6 or k.shape != q.shape or v.shape != q.shape:
         raise ShapeError(f"na3d: expected equal (B, T, H, W, heads, d) q/k/v, got {q.shape}, {k.shape}, {v.shape}")
-    dims = q.shape[1:4]
-    runs = [_axis_runs(n, kk, min(tt, n)) for n, kk, tt in zip(dims, kernel, tile)]
-    planes = []
-    for rt in runs[0]:
-        rows = []
-        for rh in runs[1]:
-            cols = [_attend_block(q, k, v, (rt, rh, rw), budget) for rw in runs[2]]
-            rows.append(cols[0] if len(cols) == 1 else mx.concatenate(cols, axis=3))
-        planes.append(rows[0] if len(rows) == 1 else mx.concatenate(rows, axis=2))
-    return planes[0] if len(planes) == 1 else mx.concatenate(planes, axis=1)
+    b, t, h, w, heads, d = q.shape
+    pt, ph, pw = (_axis_plan(n, kk, tt) for n, kk, tt in zip((t, h, w), kernel, tile))
+    for axis, plan in ((1, pt), (2, ph), (3, pw)):
+        q = _take(q, axis, plan.queries)
+    k, v = _take(k, 3, pw.keys.reshape(-1)), _take(v, 3, pw.keys.reshape(-1))
+    sizes_q, sizes_k = (pt.size, ph.size, pw.size), (pt.span, ph.span, pw.span)
+    per_tile = b * heads * pt.size * ph.size * pw.size * pt.span * ph.span * pw.span
+    per_call = max(1, budget // per_tile)
+    ch = max(1, min(ph.count, per_call // pw.count))
+    ct = max(1, min(pt.count, per_call // (pw.count * ch)))
+    mask_w = mx.array(pw.mask)[None, None, :, None, None, :, None, None, :]
+    rows = []
+    for t0 in range(0, pt.count, ct):
+        nt = min(ct, pt.count - t0)
+        k_t = _take(k, 1, pt.keys[t0 : t0 + nt].reshape(-1))
+        v_t = _take(v, 1, pt.keys[t0 : t0 + nt].reshape(-1))
+        mask_t = mx.array(pt.mask[t0 : t0 + nt])[:, None, None, :, None, None, :, None, None]
+        cols = []
+        for h0 in range(0, ph.count, ch):
+            nh = min(ch, ph.count - h0)
+            counts = (nt, nh, pw.count)
+            h_keys = ph.keys[h0 : h0 + nh].reshape(-1)
+            qs = q[:, t0 * pt.size : (t0 + nt) * pt.size, h0 * ph.size : (h0 + nh) * ph.size]
+            ks, vs = _take(k_t, 2, h_keys), _take(v_t, 2, h_keys)
+            mask_h = mx.array(ph.mask[h0 : h0 + nh])[None, :, None, None, :, None, None, :, None]
+            mask = (mask_t & mask_h & mask_w).reshape(nt * nh * pw.count, 1, math.prod(sizes_q), math.prod(sizes_k))
+            o = mx.fast.scaled_dot_product_attention(
+                _tiles(qs, counts, sizes_q), _tiles(ks, counts, sizes_k), _tiles(vs, counts, sizes_k),
+                scale=1.0, mask=mask,
+            )
+            o = o.reshape(nt, nh, pw.count, b, heads, *sizes_q, d).transpose(3, 0, 5, 1, 6, 2, 7, 4, 8)
+            cols.append(o.reshape(b, nt * pt.size, nh * ph.size, pw.count * pw.size, heads, d))
+        rows.append(cols[0] if len(cols) == 1 else mx.concatenate(cols, axis=2))
+    out = rows[0] if len(rows) == 1 else mx.concatenate(rows, axis=1)
+    return out[:, :t, :h, :w]
 
 
 def default_rope_split(head_dim: int) -> tuple[int, int, int]:
@@ -164,9 +142,11 @@ def _inv_freqs(dim: int, base: float) -> np.ndarray:
 def _rotate(x: mx.array, positions: np.ndarray, axis: int, base: float) -> mx.array:
     """Rotate channel pairs (2i, 2i+1) of x (B, T, H, W, heads, D) by position * inv_freq along `axis`."""
     dim = x.shape[-1]
-    angle = positions.astype(np.float32)[:, None] * _inv_freqs(dim, base)[None, :]
+    angle = positions.astype(np.float32)[..., None] * _inv_freqs(dim, base)
     shape = [1, 1, 1, 1, 1, dim // 2]
-    shape[axis] = len(positions)
+    shape[axis] = positions.shape[-1]
+    if positions.ndim == 2:  # one row of positions per batch entry
+        shape[0] = positions.shape[0]
     cos = mx.array(np.cos(angle).reshape(shape))
     sin = mx.array(np.sin(angle).reshape(shape))
     pairs = x.astype(mx.float32).reshape(*x.shape[:-1], dim // 2, 2)
@@ -177,7 +157,7 @@ def _rotate(x: mx.array, positions: np.ndarray, axis: int, base: float) -> mx.ar
 
 def apply_rope(x: mx.array, split: tuple[int, int, int], w_positions: np.ndarray | None = None, base: float = 10000.0):
     """Absolute 3-D RoPE on (B, T, H, W, heads, head_dim): T and H positions count from 0,
-    W positions are `w_positions` (default 0..W-1)."""
+    W positions are `w_positions`: (W,) or one row per batch entry (B, W); default 0..W-1."""
     _, t, h, w = x.shape[:4]
     d_t, d_h, _ = split
     w_pos = np.arange(w) if w_positions is None else w_positions
