@@ -26,7 +26,12 @@ class ModelCfg:
     spatial_upsampler: Optional[str] = None  # needed by two-stage pipelines
     distilled_lora: Optional[str] = None  # stage-2 LoRA of the dev two-stage pipeline
     text_encoder: str = MISSING  # Gemma 3 folder or repository
-    quantization: str = "none"  # "none" or "fp8" (FP8 E4M3 files, dequantized at load)
+    # "none": weights in `dtype`. "fp8": an official FP8 E4M3 file, dequantized to `dtype` at load (no
+    # MLX quantization). "int8" / "int4" (MLX affine, group 64) and "mxfp8" / "mxfp4" / "nvfp4" (MLX
+    # microscaling floats): the large Linear layers of the transformer and of Gemma are quantized while
+    # loading, from a bf16 or FP8 file, and cached under `<paths.cache>/quantized` for later runs
+    # (see ltxmlx/loader/quantize.py for what stays in `dtype`).
+    quantization: str = "none"
     dtype: str = "bfloat16"
     default_steps: int = MISSING  # the official default for this version (40 for 2.0, 30 for 2.3)
     stg_blocks: List[int] = MISSING  # the official STG block for this version

@@ -16,6 +16,8 @@ from omegaconf import DictConfig, OmegaConf
 from ltxmlx.config.naming import slugify
 from ltxmlx.config.schema import RunConfig
 from ltxmlx.errors import ConfigError
+from ltxmlx.loader.builder import quantization_backend_error
+from ltxmlx.loader.quantize import MODES as QUANTIZATION_MODES
 
 MIN_SIDE, MAX_SIDE = 64, 2048
 MIN_FRAMES, MAX_FRAMES = 9, 513
@@ -72,7 +74,9 @@ def _validate_model_pipeline(cfg: RunConfig) -> None:
     m, p = cfg.model, cfg.pipeline
     _one_of("model.version", m.version, ("2.0", "2.3"))
     _one_of("model.variant", m.variant, ("dev", "distilled"))
-    _one_of("model.quantization", m.quantization, ("none", "fp8"))
+    _one_of("model.quantization", m.quantization, QUANTIZATION_MODES)
+    reason = quantization_backend_error(m.quantization)
+    _check(reason is None, "model.quantization", m.quantization, f"a mode this MLX backend runs: {reason}")
     _one_of("model.dtype", m.dtype, DTYPES)
     _one_of("pipeline.name", p.name, tuple(PIPELINES))
     if p.name in ("two_stage", "distilled"):

@@ -51,6 +51,8 @@ class PipelineConfig:
     image_crf: int = 33  # H.264 re-encode of conditioning images (the LTX-2 / 2.3 value; 0 = off)
     text_max_length: int | None = None  # Gemma token length; None: the official 1024
     prompt_cache_dir: str | None = None  # on-disk prompt embedding cache; None: no cache
+    quantization: str = "none"  # ltxmlx.loader.quantize.MODES: transformer and Gemma weights
+    quant_cache_dir: str | None = None  # quantized-weights cache; None: quantize at every build
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

@@ -66,6 +66,16 @@ def load_pipeline(cfg: RunConfig) -> list:
     return list(make_pipeline(to_pipeline_config(cfg)))
 
 
+def quantized_files(stages: list) -> dict[str, str]:
+    """{stage name: quantized-weights cache file} of the stages that build quantized models."""
+    out = {}
+    for stage in stages:
+        path = stage.quantized_file() if hasattr(stage, "quantized_file") else None
+        if path is not None:
+            out[stage.name] = str(path)
+    return out
+
+
 def render(cfg: RunConfig, run_dir: Path, *, overrides: list[str], choices: dict,
            progress=None, make_stages: Callable[[RunConfig], list] = load_pipeline) -> JobOutcome:
     """Plan and (unless `cfg.runner.dry_run`) render `cfg` into `run_dir`."""
@@ -94,6 +104,9 @@ def render(cfg: RunConfig, run_dir: Path, *, overrides: list[str], choices: dict
                    [(f"lora.{i}", lo.weights) for i, lo in enumerate(cfg.lora.stack)]:
         if k in ids:
             ids[k]["ref"] = spec
+    quantized = quantized_files(stages)
+    if quantized:  # the quantized-weights cache files the stages load (or write on their first build)
+        ids["quantized"] = {"mode": cfg.model.quantization, "files": quantized}
     record = build_record(cfg, overrides=overrides, choices=choices, weights=ids, seeds=expand_seeds(cfg),
                           item_ids=[p.item.id for p in plan.items], run_dir=rd.root)
     write_json_atomic(rd.record, record)
