@@ -84,7 +84,7 @@ def render(cfg: RunConfig, run_dir: Path, *, overrides: list[str], choices: dict
     rd.prepare()
     resolved, weights = resolve_weights(cfg, download=not dry)
     stages = make_stages(resolved)
-    est = memory.estimate(cfg, list(weights.values()))
+    est = memory.estimate(cfg, weights, [s.name for s in stages])
     n_seeds = len(expand_seeds(cfg))
     batch = cfg.runner.batch_size
     if batch == "auto":
