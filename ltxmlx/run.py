@@ -25,7 +25,6 @@ from ltxmlx.config.jobs import CONF_DIR
 from ltxmlx.config.preflight import PASSTHROUGH_FLAGS, preflight
 from ltxmlx.config.validate import to_run_config, validate
 from ltxmlx.errors import ConfigError, LtxmlxError
-from ltxmlx.runner import memory
 from ltxmlx.runner.job import JobOutcome, render
 from ltxmlx.runner.progress import RichProgress, summary_table
 
@@ -54,8 +53,8 @@ def _dry_run_report(console: Console, out: JobOutcome) -> None:
     console.print("already cached: " + (", ".join(f"{k} {v}/{len(plan.items)}" for k, v in out.cached.items()) or "nothing"))
     for name, path in out.weights.items():
         console.print(f"weights {name}: {path}")
-    console.print(f"memory estimate (rough): weights {est.weights_bytes / memory.GIB:.1f} GiB + "
-                  f"{est.per_item_bytes / memory.GIB:.2f} GiB per item in a batch; budget {est.budget_bytes / memory.GIB:.1f} GiB")
+    for line in est.describe(plan.batch_size):
+        console.print(line)
     console.print(f"time estimate: {out.time_estimate}")
     console.print(f"plan written to {out.run_dir.plan}; dry run, nothing rendered")
 

@@ -7,6 +7,8 @@ a checkpoint default the user did not choose.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ltxmlx.components.guiders import GuiderParams
 from ltxmlx.components.schedulers import MAX_SHIFT_ANCHOR, ltx2_sigmas
 from ltxmlx.config.schema import ModalityGuidanceCfg, RunConfig
@@ -43,4 +45,10 @@ def to_pipeline_config(cfg: RunConfig) -> PipelineConfig:
         loras=tuple(LoraSpec(lo.weights, lo.strength) for lo in cfg.lora.stack),
         dtype=m.dtype, stage1_sigmas=stage1_sigmas(cfg), generation=m.version, video_decoder=m.video_decoder,
         stage2_sigmas=tuple(float(v) for v in p.stage2_sigmas) if p.name != "one_stage" else None,
+        quantization=m.quantization, quant_cache_dir=quant_cache_dir(cfg),
     )
+
+
+def quant_cache_dir(cfg: RunConfig) -> str:
+    """Where quantized weights are cached: beside the downloaded and generated weights."""
+    return str(Path(cfg.paths.cache).expanduser() / "quantized")

@@ -36,7 +36,12 @@ class ModelCfg:
     distilled_lora: Optional[str] = None  # stage-2 LoRA of the dev two-stage pipeline
     text_encoder: str = MISSING  # Gemma 3 folder / repository (2.0, 2.3) or Gemma 4 packed file (2.5)
     video_decoder: str = "conv"  # "conv" or, where the generation has one, "diffusion"
-    quantization: str = "none"  # "none" or "fp8" (FP8 E4M3 files, dequantized at load)
+    # "none": weights in `dtype`. "fp8": an official FP8 E4M3 file, dequantized to `dtype` at load (no
+    # MLX quantization). "int8" / "int4" (MLX affine, group 64) and "mxfp8" / "mxfp4" / "nvfp4" (MLX
+    # microscaling floats): the large Linear layers of the transformer and of Gemma are quantized while
+    # loading, from a bf16 or FP8 file, and cached under `<paths.cache>/quantized` for later runs
+    # (see ltxmlx/loader/quantize.py for what stays in `dtype`).
+    quantization: str = "none"
     dtype: str = "bfloat16"
     tiny: bool = False  # the random-weight test model (written on first use into paths.cache)
 

@@ -17,6 +17,8 @@ from ltxmlx.config.naming import slugify
 from ltxmlx.config.schema import RunConfig
 from ltxmlx.errors import ConfigError
 from ltxmlx.generations import GENERATIONS
+from ltxmlx.loader.builder import quantization_backend_error
+from ltxmlx.loader.quantize import MODES as QUANTIZATION_MODES
 
 MIN_SIDE, MAX_SIDE = 64, 2048
 MIN_FRAMES, MAX_FRAMES = 9, 513
@@ -79,7 +81,9 @@ def _validate_model_pipeline(cfg: RunConfig) -> None:
             _check(bool(getattr(m, name)), f"model.{name}", getattr(m, name),
                    f"a weight reference (LTX-{gen.name} ships its {name.replace('_', ' ')} as its own file)")
     _one_of("model.variant", m.variant, ("dev", "distilled"))
-    _one_of("model.quantization", m.quantization, ("none", "fp8"))
+    _one_of("model.quantization", m.quantization, QUANTIZATION_MODES)
+    reason = quantization_backend_error(m.quantization)
+    _check(reason is None, "model.quantization", m.quantization, f"a mode this MLX backend runs: {reason}")
     _one_of("model.dtype", m.dtype, DTYPES)
     _one_of("pipeline.name", p.name, tuple(PIPELINES))
     if p.name in ("two_stage", "distilled"):

@@ -15,9 +15,10 @@ import mlx.nn as nn
 from mlx.utils import tree_flatten
 
 from ltxmlx.errors import CheckpointError, MissingKeysError
-from ltxmlx.loader import fp8
+from ltxmlx.loader import fp8, quantize
 from ltxmlx.loader.checkpoint import Checkpoint, open_checkpoint
 from ltxmlx.loader.key_ops import KeyOps
+from ltxmlx.loader.quant_cache import QuantCache
 from ltxmlx.loader.specs import ComponentSpec, get_spec
 
 log = logging.getLogger(__name__)
@@ -85,30 +86,122 @@ def build(
     path: str | Path | Checkpoint,
     dtype: mx.Dtype = mx.bfloat16,
     transform=None,
+    quantization: str = "none",
+    quant_cache: QuantCache | None = None,
+    transform_identity: object = None,
 ) -> nn.Module:
     """Build `component` from an official checkpoint file, strictly loaded and evaluated.
 
     transform: optional pure function {module key: array} -> {module key: array} applied before loading
     (LoRA fusion uses it).
+    quantization: a `ltxmlx.loader.quantize.MODES` value. The MLX modes (int8, int4, ...) quantize the
+    component's large Linear layers while loading, layer by layer, so the full-precision weights never
+    exist at once. With `quant_cache`, the quantized weights are written there on the first build and
+    loaded from there (without opening `path`) afterwards; with a `transform`, only when
+    `transform_identity` (JSON-able) identifies what it fuses.
     """
     spec = get_spec(component)
+    mode = quantize.quant_mode(quantization)
+    if mode is None:
+        return _build_plain(spec, path, dtype, transform)
+    if not quantize.quantizable(component):
+        raise CheckpointError(
+            f"component {component!r} cannot be quantized ({quantization}); quantizable components: "
+            f"{', '.join(sorted(quantize.KEEP))}"
+        )
+    entry = None
+    if quant_cache is not None and (transform is None or transform_identity is not None):
+        entry = quant_cache.entry(component, path, mode, dtype, transform_identity)
+        cached = quant_cache.open(entry)
+        if cached is not None:
+            try:
+                return _build_from_quantized(spec, cached, mode, entry.path)
+            except CheckpointError as e:  # MissingKeysError included: a foreign or damaged entry
+                quant_cache.discard(entry, f"unusable ({e})")
+    module, config, source = _build_quantizing(spec, path, dtype, transform, mode)
+    if entry is not None:
+        quant_cache.write(entry, dict(tree_flatten(module.parameters())), config, str(source))
+    return module
+
+
+def _build_plain(spec: ComponentSpec, path, dtype: mx.Dtype, transform) -> nn.Module:
     ckpt = path if isinstance(path, Checkpoint) else open_checkpoint(path)
     module = make_module(spec, ckpt)
+    weights = _source_weights(spec, ckpt, dtype, transform)
+    load_weights(module, weights, spec.name, str(ckpt.path))
+    mx.eval(module.parameters())
+    log.info("built %s from %s (%d tensors, %s)", spec.name, ckpt.path.name, len(weights), dtype)
+    return module
+
+
+def _source_weights(spec: ComponentSpec, ckpt: Checkpoint, dtype: mx.Dtype, transform) -> dict[str, mx.array]:
     ops = spec.ops(ckpt.config)
     weights = mapped_weights(ckpt, ops, dtype, spec.keep_float32)
     if spec.prepare is not None and weights:
         weights = spec.prepare(weights)
     if not weights:
         raise CheckpointError(
-            f"{ckpt.path}: holds no weights of component {component!r} "
+            f"{ckpt.path}: holds no weights of component {spec.name!r} "
             f"(none of its {len(ckpt.keys())} tensors match {ops.prefix!r}); wrong file for this component?"
         )
-    if transform is not None:
-        weights = transform(weights)
-    load_weights(module, weights, component, str(ckpt.path))
-    mx.eval(module.parameters())
-    log.info("built %s from %s (%d tensors, %s)", component, ckpt.path.name, len(weights), dtype)
+    return transform(weights) if transform is not None else weights
+
+
+def _build_quantizing(spec: ComponentSpec, path, dtype: mx.Dtype, transform, mode: quantize.QuantMode):
+    """Quantize while loading: each source tensor is read, cast and quantized when its chunk evaluates,
+    and dropped right after (the checkpoint forgets its lazy tensors, so nothing else holds them)."""
+    ckpt = path if isinstance(path, Checkpoint) else open_checkpoint(path)
+    module = make_module(spec, ckpt)
+    layers = quantize.plan(module, spec.name, mode)
+    weights = quantize.quantize_weights(_source_weights(spec, ckpt, dtype, transform), layers)
+    ckpt.release()
+    quantize.swap_layers(module, layers)
+    load_weights(module, weights, spec.name, str(ckpt.path))
+    del weights
+    _evaluate_in_chunks(module)
+    log.info("built %s from %s, %d Linear layers quantized to %s", spec.name, ckpt.path.name, len(layers), mode.name)
+    return module, ckpt.config, ckpt.path
+
+
+def _build_from_quantized(spec: ComponentSpec, cached: Checkpoint, mode: quantize.QuantMode, path: Path) -> nn.Module:
+    module = make_module(spec, cached)
+    quantize.swap_layers(module, quantize.plan(module, spec.name, mode))
+    load_weights(module, {k: cached.tensor(k) for k in cached.keys()}, spec.name, str(path))
+    cached.release()
+    _evaluate_in_chunks(module)
+    log.info("built %s from the quantized cache %s (%s)", spec.name, path.name, mode.name)
     return module
+
+
+def _evaluate_in_chunks(module: nn.Module, chunk_bytes: int = 512 * 1024**2) -> None:
+    """Evaluate the parameters a few hundred MB at a time: peak = the evaluated part + one chunk's sources."""
+    chunk, size = [], 0
+    for _, value in tree_flatten(module.parameters()):
+        chunk.append(value)
+        size += value.nbytes
+        if size >= chunk_bytes:
+            mx.eval(chunk)
+            chunk, size = [], 0
+    mx.eval(chunk)
+
+
+def quantization_backend_error(quantization: str) -> str | None:
+    """Why the current MLX device cannot run `quantization` (None when it can; unknown modes raise).
+
+    Quantizes a small matrix and multiplies by it, so the answer is the backend's own."""
+    mode = quantize.quant_mode(quantization)
+    if mode is None:
+        return None
+    group = mode.group_sizes[0]
+    x = mx.ones((4, 4 * group), dtype=mx.bfloat16)
+    try:
+        packed, scales, *biases = mx.quantize(mx.ones((128, 4 * group), dtype=mx.bfloat16), group_size=group,
+                                              bits=mode.bits, mode=mode.mlx_mode)
+        mx.eval(mx.quantized_matmul(x, packed, scales, biases[0] if biases else None, transpose=True,
+                                    group_size=group, bits=mode.bits, mode=mode.mlx_mode))
+    except (RuntimeError, ValueError) as e:
+        return f"MLX {mx.__version__} on {mx.default_device()} cannot run {mode.mlx_mode} {mode.bits}-bit ({e})"
+    return None
 
 
 def module_shapes(component: str, config: dict) -> dict[str, tuple[int, ...]]:

@@ -75,6 +75,10 @@ class Checkpoint:
                 raise CheckpointError(f"{self.path}: cannot read tensors: {e}") from e
         return self._arrays[key]
 
+    def release(self) -> None:
+        """Forget the lazy tensors handed out so far, so that evaluated ones are freed with their users."""
+        self._arrays = None
+
 
 def _decode_metadata(raw: dict) -> dict:
     out = {}

@@ -68,6 +68,8 @@ class PipelineConfig:
     text_max_length: int | None = None  # Gemma token length; None: the official 1024
     prompt_cache_dir: str | None = None  # on-disk prompt embedding cache; None: no cache
     text_encoder_kind: str | None = None  # a key of ltxmlx.text_encoders.TEXT_ENCODERS; None: the generation's
+    quantization: str = "none"  # ltxmlx.loader.quantize.MODES: transformer and Gemma weights
+    quant_cache_dir: str | None = None  # quantized-weights cache; None: quantize at every build
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

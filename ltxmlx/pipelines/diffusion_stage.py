@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import mlx.core as mx
 import numpy as np
@@ -26,6 +27,8 @@ from ltxmlx.pipelines.models import (
     file_identity,
     lora_identity,
     mx_dtype,
+    quantization_key,
+    quantized_transformer_file,
 )
 from ltxmlx.components.diffusion_steps import STEPPERS
 from ltxmlx.pipelines.states import (
@@ -107,10 +110,16 @@ class DiffusionStage:
             "noise_scale": self.noise_scale, "audio": self.cfg.audio, "keep_input_audio": self.keep_input_audio,
             "guidance": [None if p is None else repr(p) for p in (g.video, g.audio)],
             **({"sampler": self.sampler} if self.sampler != "euler" else {}),
+            **quantization_key(self.cfg),
         }
 
+    def quantized_file(self) -> Path | None:
+        """The transformer's quantized-weights cache file for this stage's LoRAs (None: plain weights)."""
+        return quantized_transformer_file(self.cfg, self.loras)
+
     def __enter__(self) -> DiffusionStage:
-        self._model = build_transformer(self.cfg.files.checkpoint, self.loras, self.dtype)
+        self._model = build_transformer(self.cfg.files.checkpoint, self.loras, self.dtype,
+                                        self.cfg.quantization, self.cfg.quant_cache_dir)
         return self
 
     def __exit__(self, *exc) -> None:

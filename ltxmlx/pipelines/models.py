@@ -12,10 +12,11 @@ import mlx.core as mx
 from mlx import nn
 
 from ltxmlx.components.latent_tools import ScaleFactors
-from ltxmlx.loader import build
+from ltxmlx.loader import build, quantize
 from ltxmlx.loader.builder import module_shapes
 from ltxmlx.loader.checkpoint import open_checkpoint
 from ltxmlx.loader.lora import fuse_loras
+from ltxmlx.loader.quant_cache import QuantCache
 from ltxmlx.loader.specs.transformer import KEY_OPS as TRANSFORMER_KEY_OPS
 from ltxmlx.model.audio_vae.config import (
     LATENT_DOWNSAMPLE_FACTOR,
@@ -26,7 +27,7 @@ from ltxmlx.model.video_vae.config import VideoDecoderConfig
 from ltxmlx import generations
 from ltxmlx.errors import CheckpointError, ConfigError
 from ltxmlx.generations import Generation
-from ltxmlx.pipelines.config import LoraSpec, ModelFiles
+from ltxmlx.pipelines.config import LoraSpec, ModelFiles, PipelineConfig
 from ltxmlx.pipelines.states import LatentGeometry
 from ltxmlx.pipelines.validation import DTYPES
 
@@ -121,8 +122,44 @@ def check_loras(checkpoint_config: dict, loras: Sequence[LoraSpec]) -> None:
                rule=LORA_FUSE_RULE)
 
 
-def build_transformer(checkpoint: str | Path, loras: Sequence[LoraSpec], dtype: mx.Dtype) -> nn.Module:
-    """The transformer with `loras` fused into its weights at load."""
+def quant_cache(cfg: PipelineConfig) -> QuantCache | None:
+    """The quantized-weights cache of a quantizing pipeline (None: plain weights or no cache dir)."""
+    if quantize.quant_mode(cfg.quantization) is None or cfg.quant_cache_dir is None:
+        return None
+    return QuantCache(Path(cfg.quant_cache_dir).expanduser())
+
+
+def quantization_key(cfg: PipelineConfig) -> dict:
+    """What stage keys add for quantized weights (nothing for plain ones, so older keys stay valid)."""
+    if quantize.quant_mode(cfg.quantization) is None:
+        return {}
+    return {"quantization": cfg.quantization, "quantization_table": quantize.TABLE_VERSION}
+
+
+def _lora_fusion_identity(cache: QuantCache, loras: Sequence[LoraSpec]) -> list | None:
+    if not loras:
+        return None
+    return [{"file": cache.fingerprint([Path(lo.path)]), "strength": lo.strength, "rule": LORA_FUSE_RULE}
+            for lo in loras]
+
+
+def quantized_transformer_file(cfg: PipelineConfig, loras: Sequence[LoraSpec] = ()) -> Path | None:
+    """The quantized-cache file a transformer build with `loras` reads or writes (None: not quantizing)."""
+    mode, cache = quantize.quant_mode(cfg.quantization), quant_cache(cfg)
+    if mode is None or cache is None:
+        return None
+    entry = cache.entry("transformer", cfg.files.checkpoint, mode, mx_dtype(cfg.dtype),
+                        _lora_fusion_identity(cache, loras))
+    return entry.path
+
+
+def build_transformer(checkpoint: str | Path, loras: Sequence[LoraSpec], dtype: mx.Dtype,
+                      quantization: str = "none", quant_cache_dir: str | None = None) -> nn.Module:
+    """The transformer with `loras` fused into its weights at load, then quantized per `quantization`
+    (cached in `quant_cache_dir`, LoRA fusions included: each stack has its own entry)."""
+    quantizing = quantize.quant_mode(quantization) is not None
+    cache = QuantCache(Path(quant_cache_dir).expanduser()) if quantizing and quant_cache_dir else None
+    extra = _lora_fusion_identity(cache, loras) if cache is not None else None
     transform = None
     if loras:
         stack = [(lora.path, lora.strength) for lora in loras]
@@ -132,4 +169,5 @@ def build_transformer(checkpoint: str | Path, loras: Sequence[LoraSpec], dtype: 
             log.info("transformer LoRAs: %s", report.summary())
             return fused
 
-    return build("transformer", checkpoint, dtype=dtype, transform=transform)
+    return build("transformer", checkpoint, dtype=dtype, transform=transform, quantization=quantization,
+                 quant_cache=cache, transform_identity=extra)

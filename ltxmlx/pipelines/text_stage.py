@@ -15,7 +15,7 @@ import mlx.core as mx
 
 from ltxmlx.pipelines.api import RenderItem, StageOutputs, StepEvent
 from ltxmlx.pipelines.config import PipelineConfig
-from ltxmlx.pipelines.models import file_identity, mx_dtype
+from ltxmlx.pipelines.models import file_identity, mx_dtype, quantization_key
 from ltxmlx.text_encoders import text_encoder_kind
 from ltxmlx.text_encoders.gemma.tokenizer import TOKENIZER_MAX_LENGTH
 
@@ -46,8 +46,13 @@ class TextStage:
             "negative_prompt": item.negative_prompt.strip() if self.negatives else None,
             "text_encoder": _weights_identity(self.cfg.files.text_encoder),
             "checkpoint": file_identity(self.cfg.files.checkpoint),
-            "max_length": self.max_length, "dtype": self.cfg.dtype,
+            "max_length": self.max_length, "dtype": self.cfg.dtype, **quantization_key(self.cfg),
         }
+
+    def quantized_file(self) -> Path | None:
+        """The text encoder's quantized-weights cache file (None with plain weights)."""
+        return text_encoder_kind(self.kind).quantized_file(self.cfg.files.text_encoder, mx_dtype(self.cfg.dtype),
+                                                           self.cfg.quantization, self.cfg.quant_cache_dir)
 
     def __enter__(self) -> TextStage:
         # Only headers and the tokenizer load here; Gemma itself on the first prompt-cache miss.
@@ -55,6 +60,7 @@ class TextStage:
         self._encoder = kind.prompt_encoder(
             self.cfg.files.text_encoder, self.cfg.files.checkpoint, cache_dir=self.cfg.prompt_cache_dir,
             dtype=mx_dtype(self.cfg.dtype), max_length=self.max_length, batch_size=self.cfg.max_batch_size,
+            quantization=self.cfg.quantization, quant_cache_dir=self.cfg.quant_cache_dir,
         )
         return self
 

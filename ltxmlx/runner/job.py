@@ -78,6 +78,16 @@ def auto_frames(cfg: RunConfig, resolved: RunConfig, stages: list, cache: StageC
                           cfg.resolution.fps, mx_dtype(cfg.model.dtype))
 
 
+def quantized_files(stages: list) -> dict[str, str]:
+    """{stage name: quantized-weights cache file} of the stages that build quantized models."""
+    out = {}
+    for stage in stages:
+        path = stage.quantized_file() if hasattr(stage, "quantized_file") else None
+        if path is not None:
+            out[stage.name] = str(path)
+    return out
+
+
 def render(cfg: RunConfig, run_dir: Path, *, overrides: list[str], choices: dict,
            progress=None, make_stages: Callable[[RunConfig], list] = load_pipeline) -> JobOutcome:
     """Plan and (unless `cfg.runner.dry_run`) render `cfg` into `run_dir`."""
@@ -86,7 +96,7 @@ def render(cfg: RunConfig, run_dir: Path, *, overrides: list[str], choices: dict
     rd.prepare()
     resolved, weights = resolve_weights(cfg, download=not dry)
     stages = make_stages(resolved)
-    est = memory.estimate(cfg, list(weights.values()))
+    est = memory.estimate(cfg, weights, [s.name for s in stages])
     n_seeds = len(expand_seeds(cfg))
     batch = cfg.runner.batch_size
     if batch == "auto":
@@ -112,6 +122,9 @@ def render(cfg: RunConfig, run_dir: Path, *, overrides: list[str], choices: dict
                    [(f"lora.{i}", lo.weights) for i, lo in enumerate(cfg.lora.stack)]:
         if k in ids:
             ids[k]["ref"] = spec
+    quantized = quantized_files(stages)
+    if quantized:  # the quantized-weights cache files the stages load (or write on their first build)
+        ids["quantized"] = {"mode": cfg.model.quantization, "files": quantized}
     record = build_record(cfg, overrides=overrides, choices=choices, weights=ids, seeds=expand_seeds(cfg),
                           item_ids=[p.item.id for p in plan.items], run_dir=rd.root)
     write_json_atomic(rd.record, record)

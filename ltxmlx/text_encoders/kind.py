@@ -30,7 +30,14 @@ class PromptEncoderFn(Protocol):
         dtype: mx.Dtype,
         max_length: int,
         batch_size: int,
+        quantization: str = "none",
+        quant_cache_dir: str | Path | None = None,
     ) -> PromptEncoder: ...
+
+
+class QuantizedFileFn(Protocol):
+    def __call__(self, text_encoder: str | Path, dtype: mx.Dtype, quantization: str,
+                 quant_cache_dir: str | Path | None) -> Path | None: ...
 
 
 @dataclass(frozen=True)
@@ -40,11 +47,14 @@ class TextEncoderKind:
     check(text_encoder, transformer): reads headers / configs only (no weights) and raises one clear
         CheckpointError / ConfigError when the pair cannot work together (wrong kind of file, version
         mismatch).
-    prompt_encoder(text_encoder, transformer, *, cache_dir, dtype, max_length, batch_size): the pair's
-        PromptEncoder; the models load on the first prompt-cache miss.
+    prompt_encoder(text_encoder, transformer, *, cache_dir, dtype, max_length, batch_size,
+        quantization, quant_cache_dir): the pair's PromptEncoder; the models load on the first
+        prompt-cache miss (quantized while loading when asked, through the quantized-weights cache).
+    quantized_file(text_encoder, dtype, quantization, quant_cache_dir): that cache's file (records).
     """
 
     name: str
     summary: str
     check: CheckFn
     prompt_encoder: PromptEncoderFn
+    quantized_file: QuantizedFileFn

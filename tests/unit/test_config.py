@@ -44,7 +44,7 @@ def test_shipped_jobs_compose_and_validate():
 
 @pytest.mark.parametrize("model", group_options("model"))
 def test_every_model_option_composes(model):
-    distilled = "distilled" in model or model == "tiny"
+    distilled = "distilled" in model or model in ("tiny", "tiny25")
     pipeline = "distilled" if distilled else "two_stage"
     scheduler = "distilled" if distilled else "ltx2"
     cfg = typed(f"model={model}", f"pipeline={pipeline}", f"scheduler={scheduler}", "prompts=[a fox]")
@@ -66,7 +66,7 @@ def test_weight_refs_and_model_pipeline_mismatch_are_refused():
 
 
 @pytest.mark.parametrize("argv, error, text", [
-    (["+job=nope"], UnknownOptionError, "available: overnight, smoke, sweep"),
+    (["+job=nope"], UnknownOptionError, "available: overnight, smoke, smoke25, sweep"),
     (["+job=smoke", "model=foo"], UnknownOptionError, "unknown model option 'foo'; available: ltx23_dev"),
     (["+job=smoke", "resolution.height=96"], ConfigError, "multiple of 64"),
     (["+job=smoke", "resolution.frames=20"], ConfigError, "8k+1"),
@@ -90,7 +90,7 @@ def test_bad_input_is_one_clear_error(argv, error, text):
 
 def test_offline_hub_weights_missing_say_how_to_get_them(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
-    with pytest.raises(MissingWeightsError, match="hf download Lightricks/LTX-2 ltx-2-19b-distilled.safetensors"):
+    with pytest.raises(MissingWeightsError, match="hf download Lightricks/LTX-2.5 diffusion_models/ltx-2.5-22b-distilled-transformer-bf16.safetensors"):
         preflight(["+job=sweep", "paths.hf_offline=true"])
 
 

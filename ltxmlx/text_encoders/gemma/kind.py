@@ -11,6 +11,7 @@ from ltxmlx.errors import CheckpointError
 from ltxmlx.loader.checkpoint import open_checkpoint
 from ltxmlx.text_encoders.compat import GEMMA3_MODEL_TYPES, check_gemma_version
 from ltxmlx.text_encoders.gemma.config import Gemma3TextConfig
+from ltxmlx.text_encoders.gemma.loading import quantized_gemma_file
 from ltxmlx.text_encoders.gemma.loading import load_prompt_encoder
 from ltxmlx.text_encoders.gemma.prompt_encoder import PromptEncoder
 from ltxmlx.text_encoders.gemma.tokenizer import TOKENIZER_MAX_LENGTH
@@ -64,10 +65,13 @@ def prompt_encoder(
     dtype: mx.Dtype = mx.bfloat16,
     max_length: int = TOKENIZER_MAX_LENGTH,
     batch_size: int = 8,
+    quantization: str = "none",
+    quant_cache_dir: str | Path | None = None,
 ) -> PromptEncoder:
     check(text_encoder, transformer)
     return load_prompt_encoder(text_encoder, transformer, cache_dir=cache_dir, dtype=dtype,
-                               max_length=max_length, batch_size=batch_size)
+                               max_length=max_length, batch_size=batch_size, quantization=quantization,
+                               quant_cache_dir=quant_cache_dir)
 
 
 GEMMA3 = TextEncoderKind(
@@ -75,4 +79,5 @@ GEMMA3 = TextEncoderKind(
     summary="a Hugging Face Gemma 3 folder (LTX-2, LTX-2.3)",
     check=check,
     prompt_encoder=prompt_encoder,
+    quantized_file=quantized_gemma_file,
 )

@@ -18,6 +18,8 @@ import mlx.core as mx
 from ltxmlx.errors import CheckpointError
 from ltxmlx.loader.builder import build
 from ltxmlx.loader.checkpoint import Checkpoint, open_checkpoint
+from ltxmlx.loader.quant_cache import QuantCache, content_fingerprint, source_files
+from ltxmlx.loader.quantize import quant_mode
 from ltxmlx.text_encoders.gemma.config import Gemma3TextConfig
 from ltxmlx.text_encoders.gemma.embeddings_processor import (
     TEXT_ENCODER_SECTION,
@@ -32,9 +34,6 @@ from ltxmlx.text_encoders.gemma.tokenizer import (
     load_tokenizer,
 )
 
-_SAMPLE_BYTES = 1 << 20
-
-
 @dataclass
 class ShardedCheckpoint(Checkpoint):
     """Several safetensors shards seen as one checkpoint; tensors are read from their own shard."""
@@ -45,6 +44,10 @@ class ShardedCheckpoint(Checkpoint):
         if key not in self.shards:
             raise CheckpointError(f"{self.path}: no tensor named {key!r}")
         return self.shards[key].tensor(key)
+
+    def release(self) -> None:
+        for shard in self.shards.values():
+            shard.release()
 
 
 def _weight_files(folder: Path) -> list[Path]:
@@ -103,9 +106,25 @@ def with_text_encoder_config(path: str | Path | Checkpoint, gemma: Gemma3TextCon
     return Checkpoint(path=ckpt.path, metadata={**ckpt.metadata, "config": config}, infos=ckpt.infos)
 
 
-def _gemma_identity(ckpt: Checkpoint, tok: GemmaTokenizer, dtype: mx.Dtype) -> str:
+def _gemma_identity(ckpt: Checkpoint, tok: GemmaTokenizer, dtype: mx.Dtype, quantization: str = "none") -> str:
     blob = [fingerprint(ckpt), ckpt.config, tok.identity, tok.max_length, str(dtype)]
+    if quant_mode(quantization) is not None:  # plain weights keep their earlier identity
+        blob.append(quantization)
     return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()
+
+
+def _build_gemma(ckpt: Checkpoint, dtype: mx.Dtype, quantization: str, quant_cache_dir: str | Path | None):
+    cache = QuantCache(Path(quant_cache_dir).expanduser()) if quant_cache_dir and quant_mode(quantization) else None
+    return build("gemma3", ckpt, dtype=dtype, quantization=quantization, quant_cache=cache)
+
+
+def quantized_gemma_file(folder: str | Path, dtype: mx.Dtype, quantization: str,
+                         quant_cache_dir: str | Path | None) -> Path | None:
+    """The quantized-cache file a Gemma build reads or writes (None: not quantizing or no cache)."""
+    mode = quant_mode(quantization)
+    if mode is None or not quant_cache_dir:
+        return None
+    return QuantCache(Path(quant_cache_dir).expanduser()).entry("gemma3", open_gemma_checkpoint(folder), mode, dtype).path
 
 
 def load_gemma_text_encoder(
@@ -113,14 +132,18 @@ def load_gemma_text_encoder(
     dtype: mx.Dtype = mx.bfloat16,
     max_length: int = TOKENIZER_MAX_LENGTH,
     tokenizer: str | Path | None = None,
+    quantization: str = "none",
+    quant_cache_dir: str | Path | None = None,
 ) -> GemmaTextEncoder:
     """Gemma 3 (bf16 by default; quantized layers as the folder's config says) + its tokenizer.
 
     tokenizer: a folder or a cached Hugging Face repo id, when the weights folder has no tokenizer files.
+    quantization / quant_cache_dir: see `ltxmlx.loader.build`.
     """
     ckpt = open_gemma_checkpoint(folder)
     tok = load_tokenizer(tokenizer if tokenizer is not None else Path(folder), max_length)
-    return GemmaTextEncoder(build("gemma3", ckpt, dtype=dtype), tok, _gemma_identity(ckpt, tok, dtype))
+    return GemmaTextEncoder(_build_gemma(ckpt, dtype, quantization, quant_cache_dir), tok,
+                            _gemma_identity(ckpt, tok, dtype, quantization))
 
 
 def _processor_identity(ckpt: Checkpoint, dtype: mx.Dtype) -> str:
@@ -145,18 +168,22 @@ def load_prompt_encoder(
     tokenizer: str | Path | None = None,
     batch_size: int = 8,
     trim_padding: bool = False,
+    quantization: str = "none",
+    quant_cache_dir: str | Path | None = None,
 ) -> PromptEncoder:
     """The whole text path from files. Only headers, samples and the tokenizer are read now (for the
     cache identity); Gemma and the processor are built when a prompt misses the cache.
-    trim_padding: see `GemmaTextEncoder`; part of the cache identity (the rounding differs)."""
+    trim_padding: see `GemmaTextEncoder`; part of the cache identity (the rounding differs).
+    quantization / quant_cache_dir: Gemma's weights (see `ltxmlx.loader.build`); part of the identity."""
     ckpt = open_gemma_checkpoint(gemma_folder)
     gemma_config = Gemma3TextConfig.from_config(ckpt.config)
     tok = load_tokenizer(tokenizer if tokenizer is not None else Path(gemma_folder), max_length)
     ltx = with_text_encoder_config(ltx_file, gemma_config)
-    gemma_id = _gemma_identity(ckpt, tok, dtype)
+    gemma_id = _gemma_identity(ckpt, tok, dtype, quantization)
     identity = hashlib.sha256(f"{gemma_id}:{_processor_identity(ltx, dtype)}:{trim_padding}".encode()).hexdigest()
     return PromptEncoder(
-        load_gemma=lambda: GemmaTextEncoder(build("gemma3", ckpt, dtype=dtype), tok, gemma_id, trim_padding),
+        load_gemma=lambda: GemmaTextEncoder(_build_gemma(ckpt, dtype, quantization, quant_cache_dir), tok,
+                                            gemma_id, trim_padding),
         load_processor=lambda: build("embeddings_processor", ltx, dtype=dtype),
         identity=identity,
         cache=PromptCache(cache_dir, identity) if cache_dir is not None else None,
@@ -167,13 +194,4 @@ def load_prompt_encoder(
 def fingerprint(ckpt: Checkpoint) -> str:
     """A content hash of the weight files behind `ckpt` without reading them whole: each file's size,
     safetensors header and 1 MiB samples from the start, middle and end (seconds for 24 GB)."""
-    paths = sorted({c.path for c in ckpt.shards.values()}) if isinstance(ckpt, ShardedCheckpoint) else [ckpt.path]
-    h = hashlib.sha256()
-    for path in paths:
-        size = path.stat().st_size
-        h.update(f"{path.name}:{size}".encode())
-        with path.open("rb") as f:
-            for offset in sorted({0, max(0, size // 2 - _SAMPLE_BYTES // 2), max(0, size - _SAMPLE_BYTES)}):
-                f.seek(offset)
-                h.update(f.read(_SAMPLE_BYTES))
-    return h.hexdigest()
+    return content_fingerprint(source_files(ckpt))

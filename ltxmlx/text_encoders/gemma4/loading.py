@@ -18,6 +18,8 @@ import mlx.core as mx
 from ltxmlx.errors import CheckpointError
 from ltxmlx.loader.builder import build
 from ltxmlx.loader.checkpoint import Checkpoint, open_checkpoint
+from ltxmlx.loader.quant_cache import QuantCache
+from ltxmlx.loader.quantize import quant_mode
 from ltxmlx.text_encoders.compat import check_gemma_version
 from ltxmlx.text_encoders.gemma.embeddings_processor import (
     TEXT_ENCODER_SECTION,
@@ -122,6 +124,21 @@ def load_gemma4_embeddings_processor(
     return build("embeddings_processor", embeddings_processor_checkpoint(te, tr), dtype=dtype)
 
 
+def _build_gemma4(te: Checkpoint, dtype: mx.Dtype, quantization: str, quant_cache_dir: str | Path | None):
+    cache = QuantCache(Path(quant_cache_dir).expanduser()) if quant_cache_dir and quant_mode(quantization) else None
+    return build("gemma4", te, dtype=dtype, quantization=quantization, quant_cache=cache)
+
+
+def quantized_gemma4_file(text_encoder: str | Path, dtype: mx.Dtype, quantization: str,
+                          quant_cache_dir: str | Path | None) -> Path | None:
+    """The quantized-cache file a Gemma 4 build reads or writes (None: not quantizing or no cache)."""
+    mode = quant_mode(quantization)
+    if mode is None or not quant_cache_dir:
+        return None
+    return QuantCache(Path(quant_cache_dir).expanduser()).entry("gemma4", open_gemma4_checkpoint(text_encoder),
+                                                               mode, dtype).path
+
+
 def load_gemma4_prompt_encoder(
     text_encoder: str | Path,
     transformer: str | Path,
@@ -131,18 +148,22 @@ def load_gemma4_prompt_encoder(
     max_length: int = TOKENIZER_MAX_LENGTH,
     batch_size: int = 8,
     trim_padding: bool = False,
+    quantization: str = "none",
+    quant_cache_dir: str | Path | None = None,
 ) -> PromptEncoder:
     """The LTX-2.5 text path from its two files. Only headers, samples and the tokenizer are read
-    now (checks and the cache identity); Gemma 4 and the processor load on the first cache miss."""
+    now (checks and the cache identity); Gemma 4 and the processor load on the first cache miss,
+    Gemma 4 quantized while loading when `quantization` asks (through the quantized-weights cache)."""
     te, tr = check_packed_pair(text_encoder, transformer)
     tok: GemmaTokenizer = PackedAssets.read(te.path).tokenizer(max_length)
     view = embeddings_processor_checkpoint(te, tr)
-    gemma_id = _identity(fingerprint(te), te.config, tok.identity, tok.max_length, str(dtype))
+    gemma_id = _identity(fingerprint(te), te.config, tok.identity, tok.max_length, str(dtype), quantization)
     connectors = {k: v for k, v in view.config["transformer"].items() if "connector" in k or "caption" in k}
     processor_id = _identity(fingerprint(view), connectors, view.config[TEXT_ENCODER_SECTION], str(dtype))
     identity = _identity("gemma4", gemma_id, processor_id, trim_padding)
     return PromptEncoder(
-        load_gemma=lambda: GemmaTextEncoder(build("gemma4", te, dtype=dtype), tok, gemma_id, trim_padding),
+        load_gemma=lambda: GemmaTextEncoder(_build_gemma4(te, dtype, quantization, quant_cache_dir), tok,
+                                            gemma_id, trim_padding),
         load_processor=lambda: build("embeddings_processor", view, dtype=dtype),
         identity=identity,
         cache=PromptCache(cache_dir, identity) if cache_dir is not None else None,

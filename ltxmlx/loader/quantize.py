@@ -1,0 +1,167 @@
+"""Weight quantization at build time: the modes, the one table of what stays in higher precision, and
+the lazy graph that turns full-precision Linear weights into MLX quantized ones.
+
+Modes (`model.quantization`):
+- `none`: weights in the run dtype. `fp8`: the official FP8 E4M3 files, dequantized to the run dtype at
+  load (what any FP8 file gets anyway; no MLX quantization).
+- `int8` / `int4`: MLX affine quantization, group size 64 (32 for a layer whose input width 64 does not
+  divide). `mxfp8` / `mxfp4` (group 32) and `nvfp4` (group 16): MLX's microscaling float formats.
+  MLX 0.32 runs all five on its CPU backend; its Metal backend has affine and fp kernels, its CUDA
+  backend affine and fp matmuls (sm80 and naive kernels; the sm90 kernel is affine-only). Whether the
+  current backend runs a mode is checked by `ltxmlx.loader.builder.quantization_backend_error`,
+  which quantizes and multiplies a small matrix before anything loads.
+
+Only `nn.Linear` layers of the components in `KEEP` are quantized; norms, scale-shift tables and token
+embeddings are not Linear layers and always keep the run dtype. `KEEP` lists the Linear layers that stay
+in the run dtype, per component, decided by measurement (`bench/quant_table.py`, CPU, relative RMS error
+of the output against the unquantized model; "all" = every Linear quantized, then one group kept):
+
+    full-size LTX-2.3 block (4096/2048 wide, 256 video + 32 audio tokens), int8 / int4:
+        all quantized                  0.57 % / 9.9 %
+        keep AdaLN (block modulation)  0.57 % / 9.9 %   (per-block AdaLN tables are not Linear)
+        keep attention gate logits     0.57 % / 9.9 %
+    tiny transformer forward (2 layers, group 32), int8 / int4:
+        all quantized                  0.74 % / 13.0 %
+        keep AdaLN linears             0.62 % / 10.4 %
+        keep AdaLN + patchify/proj_out 0.49 % / 8.2 %
+        + gate logits (the table)      0.49 % / 8.2 %
+
+The AdaLN linears (timestep embedders and modulation projections, 0.4 B of the 22 B parameters) set
+the scale, shift and gate of every token of every block, so their error multiplies through the whole
+network; the patchify / output projections and gate logits are small (< 1 M weights each) and sit at
+the model's input, output and attention gates. They stay in the run dtype; everything else in the
+blocks (attention q/k/v/out, feed-forwards: 98 % of the weights) is quantized.
+
+This module builds graphs only; `ltxmlx.loader.builder` evaluates them layer by layer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import mlx.core as mx
+from mlx import nn
+from mlx.utils import tree_flatten
+
+from ltxmlx.errors import LtxmlxError
+
+# Bump when KEEP, the group-size rule or the quantized layout changes: cached quantized files of
+# another version are rebuilt.
+TABLE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class QuantMode:
+    """One `model.quantization` value that MLX quantizes: its MLX mode, bits and group sizes (the first
+    one whose multiple the layer's input width is, is used)."""
+
+    name: str
+    mlx_mode: str
+    bits: int
+    group_sizes: tuple[int, ...]
+
+    def group_size_for(self, in_dims: int) -> int | None:
+        return next((g for g in self.group_sizes if in_dims % g == 0), None)
+
+
+QUANT_MODES = {
+    "int8": QuantMode("int8", "affine", 8, (64, 32)),
+    "int4": QuantMode("int4", "affine", 4, (64, 32)),
+    "mxfp8": QuantMode("mxfp8", "mxfp8", 8, (32,)),
+    "mxfp4": QuantMode("mxfp4", "mxfp4", 4, (32,)),
+    "nvfp4": QuantMode("nvfp4", "nvfp4", 4, (16,)),
+}
+# Modes that load weights in the run dtype (fp8: FP8 files are dequantized at load, as always).
+PLAIN_MODES = ("none", "fp8")
+MODES = PLAIN_MODES + tuple(QUANT_MODES)
+
+# Per component: regexes (on the module path) of Linear layers that stay in the run dtype. A component
+# missing here is never quantized. The transformer's patchify projection and first timestep-embedder
+# layer must stay: the model reads their weight dtype to cast its inputs.
+KEEP: dict[str, tuple[str, ...]] = {
+    "transformer": (
+        r"adaln_single\.",  # AdaLN: timestep embedders and modulation projections
+        r"^(audio_)?patchify_proj$",
+        r"^(audio_)?proj_out$",
+        r"caption_projection\.",  # LTX-2.0 caption projection (small, at the input)
+        r"\.to_gate_logits$",  # per-head attention gates
+    ),
+    "gemma3": (),  # every Linear of the decoder layers; embed_tokens is an Embedding (kept)
+    "gemma4": (r"per_layer", r"embed"),  # per-layer input projections and embedding projections
+}
+
+
+def check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise LtxmlxError(f"unknown quantization {mode!r}; valid: {', '.join(MODES)}")
+
+
+def quant_mode(mode: str) -> QuantMode | None:
+    """The MLX quantization of `mode` (None for the plain modes); unknown modes are refused."""
+    check_mode(mode)
+    return QUANT_MODES.get(mode)
+
+
+def quantizable(component: str) -> bool:
+    return component in KEEP
+
+
+@dataclass(frozen=True)
+class LayerQuant:
+    group_size: int
+    bits: int
+    mode: str
+
+    def kwargs(self) -> dict:
+        return {"group_size": self.group_size, "bits": self.bits, "mode": self.mode}
+
+
+def plan(module: nn.Module, component: str, mode: QuantMode) -> dict[str, LayerQuant]:
+    """{module path: quantization} of the Linear layers of `module` that `mode` quantizes."""
+    if component not in KEEP:
+        raise LtxmlxError(
+            f"component {component!r} has no quantization table; quantizable: {', '.join(sorted(KEEP))}"
+        )
+    keep = [re.compile(p) for p in KEEP[component]]
+    out = {}
+    for path, layer in module.named_modules():
+        if type(layer) is not nn.Linear or any(p.search(path) for p in keep):
+            continue
+        group = mode.group_size_for(layer.weight.shape[-1])
+        if group is not None:
+            out[path] = LayerQuant(group, mode.bits, mode.mlx_mode)
+    return out
+
+
+def swap_layers(module: nn.Module, layers: dict[str, LayerQuant]) -> None:
+    """Replace the planned Linear layers by QuantizedLinear ones (their placeholder weights stay lazy)."""
+    nn.quantize(module, class_predicate=lambda path, m: layers[path].kwargs() if path in layers else False)
+
+
+def quantize_weights(weights: dict[str, mx.array], layers: dict[str, LayerQuant]) -> dict[str, mx.array]:
+    """The planned layers' `.weight` replaced by MLX's packed weight, `.scales` and (affine) `.biases`."""
+    out = dict(weights)
+    for path, q in layers.items():
+        key = f"{path}.weight"
+        if key not in out:
+            continue  # the strict load reports it
+        packed, scales, *biases = mx.quantize(out.pop(key), **q.kwargs())
+        out[key], out[f"{path}.scales"] = packed, scales
+        if biases:
+            out[f"{path}.biases"] = biases[0]
+    return out
+
+
+
+def quantize_module(module: nn.Module, component: str, mode: str) -> dict[str, LayerQuant]:
+    """Quantize an already built `module` in place per the table (lazy; the caller evaluates). For
+    models made without a file (benchmarks); builds from files quantize while loading instead."""
+    q = quant_mode(mode)
+    if q is None:
+        return {}
+    layers = plan(module, component, q)
+    weights = quantize_weights(dict(tree_flatten(module.parameters())), layers)
+    swap_layers(module, layers)
+    module.load_weights(list(weights.items()), strict=True)
+    return layers
