@@ -6,6 +6,7 @@ print one line and exit with code 2. Then Hydra runs each job: plan, record, ren
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from pathlib import Path
@@ -24,13 +25,15 @@ from ltxmlx.config.compose import register_all
 from ltxmlx.config.jobs import CONF_DIR
 from ltxmlx.config.preflight import PASSTHROUGH_FLAGS, preflight
 from ltxmlx.config.validate import to_run_config, validate
-from ltxmlx.errors import ConfigError, LtxmlxError
+from ltxmlx.errors import ConfigError, LtxmlxError, RunInterrupted
 from ltxmlx.runner import memory
+from ltxmlx.runner.interrupt import StopOnSignal
 from ltxmlx.runner.job import JobOutcome, render
 from ltxmlx.runner.progress import RichProgress, summary_table
 
 log = logging.getLogger("ltxmlx.run")
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
 
 register_all()  # the schema, job files and resolvers must exist before Hydra composes
 
@@ -39,6 +42,17 @@ def _fail(e: LtxmlxError) -> None:
     log.info("stopped: %s", e)  # the console gets the message once, below; run.log keeps it too
     print(f"error: {e}", file=sys.stderr)
     sys.exit(EXIT_BAD_INPUT)
+
+
+def _interrupted(finished: int | None, total: int | None, overrides: list[str], run_dir: str) -> None:
+    if finished is None:  # stopped at once: the runner recorded how far it got
+        status = json.loads((Path(run_dir) / "status.json").read_text()) if (Path(run_dir) / "status.json").is_file() else {}
+        finished, total = status.get("finished", 0), status.get("total", "?")
+    done = f"{finished} of {total} items finished"
+    resume = " ".join(["python -m ltxmlx.run", *overrides, f"hydra.run.dir={run_dir}"])
+    log.info("interrupted: %s", done)
+    print(f"interrupted: {done}; resume with: {resume}", file=sys.stderr)
+    sys.exit(EXIT_INTERRUPTED)
 
 
 def _dry_run_report(console: Console, out: JobOutcome) -> None:
@@ -71,9 +85,17 @@ def _task(cfg: DictConfig) -> None:
         validate(rc)
         console = Console(stderr=True)
         choices = {k: v for k, v in hc.runtime.choices.items() if not k.startswith("hydra")}
-        with RichProgress(console) as progress:
-            out = render(rc, Path(hc.runtime.output_dir), overrides=list(hc.overrides.task),
-                         choices=choices, progress=progress)
+        overrides = [o for o in hc.overrides.task if not o.startswith("hydra.run.dir=")]
+        run_dir = str(Path(hc.runtime.output_dir).absolute())
+        print(f"run directory: {run_dir}", file=sys.stderr)
+        try:
+            with StopOnSignal() as stop, RichProgress(console) as progress:
+                out = render(rc, Path(run_dir), overrides=list(hc.overrides.task),
+                             choices=choices, progress=progress, should_stop=stop)
+        except RunInterrupted as e:
+            _interrupted(e.finished, e.total, overrides, run_dir)
+        except KeyboardInterrupt:
+            _interrupted(None, None, overrides, run_dir)
         if out.result is None:
             _dry_run_report(Console(), out)
             return

@@ -3,13 +3,15 @@
 Every `*.yaml` directly in the jobs directory is stored in Hydra's ConfigStore under group `job`,
 package `_global_` (job files override top-level keys and other groups). The jobs directory is
 `$LTXMLX_JOBS_DIR` if set, else `jobs/` of this checkout. Also registers the `ltx_slug` resolver
-used by the multirun sub-directory names.
+used by the multirun sub-directory names and `ltx_launch`, the per-launch suffix of default run
+directories.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import uuid
 from pathlib import Path
 
 from hydra.core.config_store import ConfigStore
@@ -67,9 +69,16 @@ def register_jobs() -> None:
         cs.store(group="job", name=name, node=node, package=_package_of(path))
 
 
+# One random suffix per process: default run directories differ even for launches in the same second,
+# while every resolution within one launch (pre-flight, Hydra, the run) names the same directory.
+LAUNCH_ID = uuid.uuid4().hex[:6]
+
+
 def register_resolvers() -> None:
     if not OmegaConf.has_resolver("ltx_slug"):
         OmegaConf.register_new_resolver("ltx_slug", lambda s: bounded_slug(str(s)))
+    if not OmegaConf.has_resolver("ltx_launch"):
+        OmegaConf.register_new_resolver("ltx_launch", lambda: LAUNCH_ID)
 
 
 def check_choice(group: str, option: str) -> None:

@@ -17,6 +17,7 @@ from ltxmlx.config.plan import Plan, build_plan, expand_seeds
 from ltxmlx.config.schema import RunConfig
 from ltxmlx.runner import history, memory
 from ltxmlx.runner.outputs import RunDir, write_json_atomic
+from ltxmlx.runner.ownership import RunLock
 from ltxmlx.runner.records import build_record
 from ltxmlx.runner.runner import Runner, RunResult
 from ltxmlx.runner.stage_cache import StageCache
@@ -67,11 +68,19 @@ def load_pipeline(cfg: RunConfig) -> list:
 
 
 def render(cfg: RunConfig, run_dir: Path, *, overrides: list[str], choices: dict,
-           progress=None, make_stages: Callable[[RunConfig], list] = load_pipeline) -> JobOutcome:
-    """Plan and (unless `cfg.runner.dry_run`) render `cfg` into `run_dir`."""
-    dry = cfg.runner.dry_run
+           progress=None, make_stages: Callable[[RunConfig], list] = load_pipeline,
+           should_stop: Callable[[], bool] | None = None) -> JobOutcome:
+    """Plan and (unless `cfg.runner.dry_run`) render `cfg` into `run_dir`, holding its lock throughout
+    (RunDirLockedError when another live process holds it)."""
     rd = RunDir(run_dir)
     rd.prepare()
+    with RunLock(rd.root):
+        return _render(cfg, rd, overrides=overrides, choices=choices, progress=progress,
+                       make_stages=make_stages, should_stop=should_stop)
+
+
+def _render(cfg: RunConfig, rd: RunDir, *, overrides, choices, progress, make_stages, should_stop) -> JobOutcome:
+    dry = cfg.runner.dry_run
     resolved, weights = resolve_weights(cfg, download=not dry)
     stages = make_stages(resolved)
     est = memory.estimate(cfg, list(weights.values()))
@@ -104,6 +113,7 @@ def render(cfg: RunConfig, run_dir: Path, *, overrides: list[str], choices: dict
                 "git": record["git"]["commit"], "tool": "ltxmlx"}
 
     runner = Runner(stages, plan, rd, cache, order=cfg.runner.order, crf=cfg.runner.crf,
-                    contact_sheet=cfg.runner.contact_sheet, video_metadata=metadata, progress=progress)
+                    contact_sheet=cfg.runner.contact_sheet, video_metadata=metadata, progress=progress,
+                    should_stop=should_stop)
     outcome.result = runner.run()
     return outcome

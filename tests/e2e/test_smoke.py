@@ -110,3 +110,26 @@ def test_multirun_writes_one_run_dir_per_job(tmp_path, env):
     assert len(runs) == 2
     widths = sorted(probe(next((r / "videos").glob("*.mp4"))).width for r in runs)
     assert widths == [128, 192]
+
+
+def test_ctrl_c_stops_after_the_batch_with_one_line_and_resume_command(tmp_path, env):
+    run = tmp_path / "interrupted"
+    cmd = [sys.executable, "-m", "ltxmlx.run", "+job=smoke", "runner.batch_size=1", f"hydra.run.dir={run}"]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None and not (run / "status.json").is_file():
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=240)
+    assert proc.returncode == 130, err[-3000:]
+    assert f"run directory: {run}" in err and "Traceback" not in err
+    line = next(ln for ln in err.splitlines() if ln.startswith("interrupted:"))
+    assert "items finished; resume with: python -m ltxmlx.run" in line
+    status = json.loads((run / "status.json").read_text())
+    assert status["state"] == "interrupted" and status["total"] == 4
+    assert "interrupted" in (run / "run.log").read_text()
+    resume = line.split("resume with: python -m ")[1].split()
+    again = cli(resume, env)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert json.loads((run / "status.json").read_text())["state"] == "finished"
+    assert len(list((run / "videos").glob("*.mp4"))) == 4
