@@ -36,7 +36,7 @@ class TextStage:
         return {
             "stage": self.name, "prompt": item.prompt.strip(),
             "negative_prompt": item.negative_prompt.strip() if self.negatives else None,
-            "text_encoder": str(self.cfg.files.text_encoder), "checkpoint": file_identity(self.cfg.files.checkpoint),
+            "text_encoder": file_identity(self.cfg.files.text_encoder), "checkpoint": file_identity(self.cfg.files.checkpoint),
             "max_length": self.max_length, "dtype": self.cfg.dtype,
         }
 
