@@ -48,7 +48,15 @@ def load_prompts(cfg: RunConfig, search_dirs: Sequence[Path] = ()) -> list[str]:
         path = _resolve_relative(cfg.prompt_file, [Path.cwd(), *search_dirs])
         if not path.is_file():
             raise ConfigError("prompt_file", cfg.prompt_file, "an existing text file, one prompt per line")
-        for line in path.read_text(encoding="utf-8").splitlines():
+        raw = path.read_bytes()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ConfigError("prompt_file", cfg.prompt_file,
+                              f"a UTF-8 text file, one prompt per line (byte {e.start} is not UTF-8)") from None
+        if "\x00" in text:
+            raise ConfigError("prompt_file", cfg.prompt_file, "a text file, one prompt per line (it holds NUL bytes)")
+        for line in text.splitlines():
             if line.strip() and not line.lstrip().startswith("#"):
                 prompts.append(line.strip())
     check_prompts(prompts, "prompts" if not cfg.prompt_file else f"prompts (incl. {cfg.prompt_file})")

@@ -3,8 +3,9 @@
 Hydra reports a bad group option only after setting up the run, with a multi-line message and exit
 code 1, and creates the output directory before our code runs. This turns such problems into one
 line and exit code 2 before anything is written or loaded: unknown job or group option, values the
-schema refuses, invalid sizes/frames/prompts/seeds, local or offline weights that are missing, and an
-output directory that cannot be written.
+schema refuses, invalid sizes/frames/prompts/seeds, prompt files that are not UTF-8 text, weight files
+that are missing, malformed or of the wrong kind, LoRAs that do not fit the checkpoint, conditioning
+images that do not decode, and an output directory that cannot be written or holds symbolic links.
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
 from ltxmlx.config.compose import compose_config
+from ltxmlx.config.inputs import check_images, check_weight_files
 from ltxmlx.config.jobs import check_choice, config_groups, group_options, jobs_dir
 from ltxmlx.config.plan import expand_seeds, load_prompts
 from ltxmlx.config.schema import RunConfig
 from ltxmlx.config.validate import to_run_config, validate
 from ltxmlx.errors import LtxmlxError
-from ltxmlx.runner.outputs import check_writable
-from ltxmlx.weights import parse, resolve
+from ltxmlx.runner.outputs import check_no_links, check_writable
 
 log = logging.getLogger(__name__)
 
@@ -96,16 +97,6 @@ def _first_line(e: Exception) -> str:
     return "; ".join(lines[:2]) if lines else type(e).__name__
 
 
-def _check_weights(cfg: RunConfig) -> None:
-    """Local files must exist; Hub files must be cached when offline. Downloads wait for the run."""
-    refs = [cfg.model.checkpoint, cfg.model.text_encoder, cfg.model.spatial_upsampler,
-            cfg.model.distilled_lora, *[lora.weights for lora in cfg.lora.stack]]
-    for spec in filter(None, refs):
-        ref = parse(spec)
-        if ref.kind == "local" or (ref.kind.startswith("hf") and cfg.paths.hf_offline):
-            resolve(spec, cfg.paths.cache, offline=cfg.paths.hf_offline, download=False)
-
-
 def preflight(argv: list[str]) -> Preflight:
     """Compose and validate every job the command line would run; raise LtxmlxError on the first problem."""
     overrides, multirun = split_argv(argv)
@@ -123,8 +114,10 @@ def preflight(argv: list[str]) -> Preflight:
         validate(cfg)
         load_prompts(cfg, [jobs_dir()])
         expand_seeds(cfg)
-        _check_weights(cfg)
+        check_weight_files(cfg)
+        check_images(cfg)
         check_writable(Path(out_dir))
+        check_no_links(Path(out_dir))
         configs.append(cfg)
     if len(jobs) > MAX_PREFLIGHT_JOBS:
         log.warning("checked the first %d of %d jobs", MAX_PREFLIGHT_JOBS, len(jobs))

@@ -1,0 +1,76 @@
+"""Input files checked before any model loads: weight files (header, what they hold), LoRAs against
+the model's key set (from the checkpoint header), conditioning images (decoded).
+
+Only files already on this machine are opened: local paths, the tiny model, and Hub files when
+offline (an online Hub file is downloaded by the run, then checked by the loader).
+Every problem raises an LtxmlxError naming the config key the user set.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ltxmlx.config.schema import RunConfig
+from ltxmlx.errors import CheckpointError, ConfigError
+from ltxmlx.loader.checkpoint import Checkpoint, open_checkpoint, require_contents
+from ltxmlx.loader.lora import check_lora_fits
+from ltxmlx.media.images import ImageInputError, load_image
+from ltxmlx.weights import parse, resolve
+
+# Weight field -> the component its file must hold (folders, like the text encoder, are not listed).
+FIELD_CONTENTS = {
+    "checkpoint": "transformer",
+    "spatial_upsampler": "latent upsampler",
+    "distilled_lora": "LoRA",
+}
+
+
+def _local(spec: str, cfg: RunConfig) -> Path | None:
+    """The file of `spec` if it is (or must be) on this machine; raises MissingWeightsError when absent."""
+    ref = parse(spec)
+    if ref.kind in ("local", "tiny") or (ref.kind.startswith("hf") and cfg.paths.hf_offline):
+        return resolve(spec, cfg.paths.cache, offline=cfg.paths.hf_offline, download=False)
+    return None
+
+
+def _open(key: str, path: Path, component: str) -> Checkpoint:
+    try:
+        ckpt = open_checkpoint(path)
+        require_contents(ckpt, component, key)
+    except CheckpointError as e:
+        raise CheckpointError(f"{key}: {e}") from e
+    return ckpt
+
+
+def check_weight_files(cfg: RunConfig) -> None:
+    model = None
+    for field, component in FIELD_CONTENTS.items():
+        spec = getattr(cfg.model, field)
+        path = _local(spec, cfg) if spec else None
+        if path is not None:
+            ckpt = _open(f"model.{field}", path, component)
+            if field == "checkpoint":
+                model = ckpt
+    if cfg.model.text_encoder:
+        _local(cfg.model.text_encoder, cfg)
+    for i, lora in enumerate(cfg.lora.stack):
+        path = _local(lora.weights, cfg)
+        if path is None:
+            continue
+        key = f"lora.stack.{i}.weights"
+        ckpt = _open(key, path, "LoRA")
+        if model is not None:
+            try:
+                check_lora_fits(ckpt, model)
+            except CheckpointError as e:
+                raise CheckpointError(f"{key}: {e}") from e
+
+
+def check_images(cfg: RunConfig) -> None:
+    """Every conditioning image exists and decodes as an image."""
+    for s, cond in enumerate(cfg.conditioning):
+        for i, img in enumerate(cond.images):
+            try:
+                load_image(img.path)
+            except ImageInputError as e:
+                raise ConfigError(f"conditioning.{s}.images.{i}.path", img.path, f"an image file ({e})") from e
