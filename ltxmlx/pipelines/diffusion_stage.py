@@ -27,7 +27,7 @@ from ltxmlx.pipelines.models import (
     mx_dtype,
 )
 from ltxmlx.pipelines.states import ImageSource, NoiseSource, batch_states, split_latent
-from ltxmlx.pipelines.validation import validate_items
+from ltxmlx.config.validate import validate_items
 
 log = logging.getLogger(__name__)
 

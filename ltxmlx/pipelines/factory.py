@@ -27,7 +27,7 @@ from ltxmlx.pipelines.models import CheckpointInfo, check_loras
 from ltxmlx.pipelines.states import ImageSource, NoiseSource, file_images, keyed_noise
 from ltxmlx.pipelines.text_stage import TextStage
 from ltxmlx.pipelines.upsample_stage import UpsampleStage
-from ltxmlx.pipelines.validation import validate_against_checkpoint
+from ltxmlx.config.validate import validate_against_checkpoint
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from ltxmlx.model.audio_vae.config import (
 from ltxmlx.model.video_vae.config import VideoDecoderConfig
 from ltxmlx.pipelines.config import LoraSpec
 from ltxmlx.pipelines.states import LatentGeometry
-from ltxmlx.pipelines.validation import DTYPES
+from ltxmlx.config.validate import DTYPES
 from ltxmlx.weights import content_identity, default_hash_cache
 
 log = logging.getLogger(__name__)

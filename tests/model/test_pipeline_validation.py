@@ -16,7 +16,7 @@ from ltxmlx.pipelines.api import ImageCondition, RenderItem
 from ltxmlx.pipelines.config import LoraSpec, ModelFiles, PipelineConfig
 from ltxmlx.pipelines.factory import make_pipeline
 from ltxmlx.runner.render import render
-from ltxmlx.pipelines.validation import validate_items
+from ltxmlx.config.validate import validate_items
 from tests.conftest import PARITY
 
 CKPT = PARITY / "19b" / "tiny_19b.safetensors"

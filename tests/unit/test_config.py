@@ -81,6 +81,10 @@ def test_weight_refs_and_model_pipeline_mismatch_are_refused():
     (["+job=smoke", "resolution=smoke,smoke_wide"], BadOverrideError, "add -m"),
     (["+job=smoke", "nosuchkey=1"], BadOverrideError, "nosuchkey"),
     (["+job=smoke", "runner.batch_size=many"], ConfigError, "runner.batch_size"),
+    # Bounds the pipeline enforces are checked in pre-flight, under the key the user typed.
+    (["+job=smoke", "pipeline=two_stage", "model=tiny_dev", "guider=multimodal", "scheduler=ltx2",
+      "guider.video.rescale=1.5"], ConfigError, "'guider.video.rescale' = 1.5"),
+    (["+job=smoke", "guider.audio.stg=25"], ConfigError, "'guider.audio.stg' = 25"),
 ])
 def test_bad_input_is_one_clear_error(argv, error, text):
     with pytest.raises(error) as e:
