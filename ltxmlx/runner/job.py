@@ -16,6 +16,7 @@ from ltxmlx.config.jobs import jobs_dir
 from ltxmlx.config.plan import Plan, build_plan, expand_seeds
 from ltxmlx.config.schema import RunConfig
 from ltxmlx.runner import history, memory
+from ltxmlx.runner.experiment import check_same_experiment, extend_record, read_record
 from ltxmlx.runner.outputs import RunDir, write_json_atomic
 from ltxmlx.runner.ownership import RunLock
 from ltxmlx.runner.records import build_record
@@ -81,6 +82,9 @@ def render(cfg: RunConfig, run_dir: Path, *, overrides: list[str], choices: dict
 
 def _render(cfg: RunConfig, rd: RunDir, *, overrides, choices, progress, make_stages, should_stop) -> JobOutcome:
     dry = cfg.runner.dry_run
+    previous = read_record(rd.record) if rd.record.is_file() else None
+    if previous is not None:  # a rerun: the same experiment (maybe more items) or refused
+        check_same_experiment(previous, {"config": dataclasses.asdict(cfg)}, str(rd.root))
     resolved, weights = resolve_weights(cfg, download=not dry)
     stages = make_stages(resolved)
     est = memory.estimate(cfg, list(weights.values()))
@@ -105,6 +109,8 @@ def _render(cfg: RunConfig, rd: RunDir, *, overrides, choices, progress, make_st
             ids[k]["ref"] = spec
     record = build_record(cfg, overrides=overrides, choices=choices, weights=ids, seeds=expand_seeds(cfg),
                           item_ids=[p.item.id for p in plan.items], run_dir=rd.root)
+    if previous is not None:
+        record = extend_record(previous, record)
     write_json_atomic(rd.record, record)
 
     def metadata(p) -> dict:
