@@ -98,7 +98,7 @@ def test_replay_reports_identical_latents(smoke_run, tmp_path, env):
     run, _ = smoke_run
     proc = cli(["ltxmlx.replay", str(run), "--out", str(tmp_path / "replay")], env)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "identical latents" in proc.stdout
+    assert "identical: every stage output, decoded frame and audio sample, and output setting" in proc.stdout
 
 
 def test_multirun_writes_one_run_dir_per_job(tmp_path, env):

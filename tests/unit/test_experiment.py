@@ -65,3 +65,17 @@ def test_unreadable_record_is_refused(cfg, tmp_path):
     (run / "record.json").write_text("{torn")
     with pytest.raises(ExperimentMismatchError, match="unreadable"):
         render(cfg, run, overrides=[], choices={}, make_stages=make)
+
+
+def test_extended_directory_replays_every_invocation(cfg, tmp_path):
+    from rich.console import Console
+
+    from ltxmlx.replay import replay
+
+    run = tmp_path / "run"
+    render(cfg, run, overrides=[], choices={}, make_stages=make)
+    one = dataclasses.replace(cfg, prompts=["A third prompt about a quiet harbour"],
+                              seeds=dataclasses.replace(cfg.seeds, values=[5]))
+    render(one, run, overrides=[], choices={}, make_stages=make)
+    assert replay(run, tmp_path / "again", Console(quiet=True), make_stages=make) == []
+    assert len(list((tmp_path / "again" / "videos").glob("*.mp4"))) == 5
