@@ -31,7 +31,6 @@ from ltxmlx.config.validate import validate_items
 
 log = logging.getLogger(__name__)
 
-CONTEXT_KEYS = ("context.video", "context.audio", "context.negative.video", "context.negative.audio")
 
 
 def batch_contexts(inputs: StageOutputs, audio: bool) -> Contexts:

@@ -12,7 +12,7 @@ from ltxmlx.config.compose import compose_config
 from ltxmlx.config.jobs import UnknownOptionError, available_jobs, group_options
 from ltxmlx.config.preflight import BadOverrideError, preflight
 from ltxmlx.config.validate import to_run_config, validate
-from ltxmlx.errors import ConfigError, LtxmlxError
+from ltxmlx.errors import ConfigError
 from ltxmlx.runner.outputs import OutputDirError
 from ltxmlx.weights import MissingWeightsError
 
@@ -108,10 +108,6 @@ def test_cli_bad_input_exits_2_with_one_line():
     bad = subprocess.run([sys.executable, "-m", "ltxmlx.run", "+job=nope"], cwd=REPO, capture_output=True, text=True)
     assert bad.returncode == 2
     assert len(bad.stderr.strip().splitlines()) == 1 and bad.stderr.startswith("error: unknown job 'nope'")
-
-
-def test_errors_are_ltxmlx_errors():
-    assert issubclass(UnknownOptionError, LtxmlxError) and issubclass(MissingWeightsError, LtxmlxError)
 
 
 def test_pipeline_config_makes_sampling_explicit():
