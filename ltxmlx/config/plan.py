@@ -21,6 +21,7 @@ from ltxmlx.errors import ConfigError
 from ltxmlx.pipelines.api import ImageCondition, RenderItem, Stage
 
 PLAN_VERSION = 1
+NO_CONDITIONING = "none"  # the conditioning name of items without image conditions
 
 
 def canonical_json(obj) -> str:
@@ -92,7 +93,9 @@ class PlannedItem:
     keys: dict[str, str] = field(default_factory=dict)  # stage name -> content key
 
     def video_name(self) -> str:
-        return f"{self.item.id}_{self.slug}.mp4"
+        """`<prompt slug>[_<conditioning set>]_s<seed>_<id6>.mp4`: what, which seed, and unique."""
+        cond = f"_{slugify(self.conditioning, 24)}" if self.conditioning != NO_CONDITIONING else ""
+        return f"{self.slug}{cond}_s{self.item.seed}_{self.item.id[:6]}.mp4"
 
 
 @dataclass
@@ -156,7 +159,7 @@ def build_plan(cfg: RunConfig, stages: Sequence[Stage], batch_size: int,
         raise ConfigError("pipeline", names, "stages with distinct names")
     prompts, seeds = load_prompts(cfg, search_dirs), expand_seeds(cfg)
     cond_sets = [(c.name, tuple(ImageCondition(i.path, i.frame, i.strength) for i in c.images))
-                 for c in cfg.conditioning] or [("none", ())]
+                 for c in cfg.conditioning] or [(NO_CONDITIONING, ())]
     items = []
     for pi, prompt in enumerate(prompts):
         for seed in seeds:

@@ -32,7 +32,6 @@ from ltxmlx.config.validate import validate_items
 log = logging.getLogger(__name__)
 
 
-
 def batch_contexts(inputs: StageOutputs, audio: bool) -> Contexts:
     """Stack each item's (1, S, D) contexts into (B, S, D); negatives only if every item has them."""
 

@@ -104,6 +104,7 @@ class Runner:
         pending = [p for p in self.plan.items if p.item.id not in done_before]
         self.n_finished = len(done_before)
         write_status(self.run_dir.root, "running", self.n_finished, len(self.plan.items))
+        self.progress.start_run(self._units(pending))
         log.info("%d items, %d finished earlier, %d to render (%s)", len(self.plan.items),
                  len(done_before), len(pending), self.order)
         if self.order == "item_major":
@@ -176,17 +177,25 @@ class Runner:
             leave(stage)
             self.progress.end_stage()
 
-    def _start(self, p: PlannedItem) -> int:
+    def _first_needed(self, p: PlannedItem) -> int:
         """The stage after the latest intact cached output of `p` (0 when none): every stage from
         there on runs, so whatever follows a missing or unusable file is recomputed too."""
+        for i in range(len(self.stages) - 2, -1, -1):
+            if self.cache.has(self.stages[i].name, p.keys[self.stages[i].name]):
+                return i + 1
+        return 0
+
+    def _start(self, p: PlannedItem) -> int:
+        # Decided when the item first reaches a stage (item-major: after earlier items filled the cache).
         if p.item.id not in self.starts:
-            start = 0
-            for i in range(len(self.stages) - 2, -1, -1):
-                if self.cache.has(self.stages[i].name, p.keys[self.stages[i].name]):
-                    start = i + 1
-                    break
-            self.starts[p.item.id] = start
+            self.starts[p.item.id] = self._first_needed(p)
         return self.starts[p.item.id]
+
+    def _units(self, pending: list[PlannedItem]) -> int:
+        """Stage outputs this run will compute (for the overall progress)."""
+        first = {p.item.id: self._first_needed(p) for p in pending}
+        return sum(len({p.keys[s.name] for p in pending if i >= first[p.item.id]})
+                   for i, s in enumerate(self.stages))
 
     def _inputs(self, index: int, p: PlannedItem) -> dict[str, mx.array]:
         if index == 0:
