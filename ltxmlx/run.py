@@ -57,7 +57,8 @@ def _interrupted(finished: int | None, total: int | None, overrides: list[str], 
 
 def _dry_run_report(console: Console, out: JobOutcome) -> None:
     plan, est = out.plan, out.estimate
-    t = Table(title=f"plan: {len(plan.items)} items, stages {' -> '.join(plan.stages)}, batch size {plan.batch_size}")
+    stages = " -> ".join(plan.stages) or "unknown until the weights are present"
+    t = Table(title=f"plan: {len(plan.items)} items, stages {stages}, batch size {plan.batch_size}")
     for col in ("id", "seed", "conditioning", "prompt", "video"):
         t.add_column(col)
     for p in plan.items:
@@ -68,6 +69,9 @@ def _dry_run_report(console: Console, out: JobOutcome) -> None:
     console.print("already cached: " + (", ".join(f"{k} {v}/{len(plan.items)}" for k, v in out.cached.items()) or "nothing"))
     for name, path in out.weights.items():
         console.print(f"weights {name}: {path}")
+    if out.weights_missing:
+        console.print("weights: not all present; estimates come from the config and the model version, "
+                      "stage keys and cache status need the files")
     console.print(f"memory estimate (rough): weights {est.weights_bytes / memory.GIB:.1f} GiB + "
                   f"{est.per_item_bytes / memory.GIB:.2f} GiB per item in a batch; budget {est.budget_bytes / memory.GIB:.1f} GiB")
     console.print(f"time estimate: {out.time_estimate}")

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ltxmlx.errors import LtxmlxError
+from ltxmlx.logs import route_library_logs
 
 log = logging.getLogger(__name__)
 
@@ -85,13 +86,15 @@ def resolve(spec: str, cache_dir: str | Path, offline: bool = False, download: b
         return path.resolve()
     if ref.kind == "tiny":
         return _tiny(ref.file, Path(cache_dir).expanduser())
-    return _hub(ref, local_only=_offline(offline) or not download)
+    return _hub(ref, local_only=_offline(offline) or not download, offline=_offline(offline))
 
 
-def _hub(ref: WeightRef, local_only: bool) -> Path:
+def _hub(ref: WeightRef, local_only: bool, offline: bool) -> Path:
     # Imported here: the Hub client is slow to import and not needed for local or tiny weights.
     import huggingface_hub as hub
     from huggingface_hub import errors
+
+    route_library_logs()  # its warnings through our handlers: shown once, kept in run.log
     missing = (errors.LocalEntryNotFoundError, errors.EntryNotFoundError,
                errors.RepositoryNotFoundError, errors.RevisionNotFoundError, errors.GatedRepoError)
     try:
@@ -100,7 +103,12 @@ def _hub(ref: WeightRef, local_only: bool) -> Path:
                                             local_files_only=local_only))
         return Path(hub.snapshot_download(ref.repo, revision=ref.revision, local_files_only=local_only))
     except missing as e:
-        where = "not in the local Hugging Face cache (offline)" if local_only else "not available"
+        if offline:
+            where = "not in the local Hugging Face cache (offline mode)"
+        elif local_only:
+            where = "not in the local Hugging Face cache (this step does not download)"
+        else:
+            where = "not available"
         reason = type(e).__name__
         raise MissingWeightsError(f"weights {ref.spec!r} {where} ({reason}); {_how_to_get(ref)}") from e
 

@@ -15,7 +15,7 @@ from ltxmlx.errors import CheckpointError, ConfigError
 from ltxmlx.loader.checkpoint import Checkpoint, open_checkpoint, require_contents
 from ltxmlx.loader.lora import check_lora_fits
 from ltxmlx.media.images import ImageInputError, load_image
-from ltxmlx.weights import parse, resolve
+from ltxmlx.weights import MissingWeightsError, parse, resolve
 
 # Weight field -> the component its file must hold (folders, like the text encoder, are not listed).
 FIELD_CONTENTS = {
@@ -26,10 +26,16 @@ FIELD_CONTENTS = {
 
 
 def _local(spec: str, cfg: RunConfig) -> Path | None:
-    """The file of `spec` if it is (or must be) on this machine; raises MissingWeightsError when absent."""
+    """The file of `spec` if it is (or must be) on this machine; raises MissingWeightsError when absent,
+    except in a dry run, which plans without the weights (None)."""
     ref = parse(spec)
     if ref.kind in ("local", "tiny") or (ref.kind.startswith("hf") and cfg.paths.hf_offline):
-        return resolve(spec, cfg.paths.cache, offline=cfg.paths.hf_offline, download=False)
+        try:
+            return resolve(spec, cfg.paths.cache, offline=cfg.paths.hf_offline, download=False)
+        except MissingWeightsError:
+            if cfg.runner.dry_run:
+                return None
+            raise
     return None
 
 

@@ -22,7 +22,7 @@ from ltxmlx.runner.ownership import RunLock
 from ltxmlx.runner.records import build_record
 from ltxmlx.runner.runner import Runner, RunResult
 from ltxmlx.runner.stage_cache import StageCache
-from ltxmlx.weights import identity, resolve
+from ltxmlx.weights import MissingWeightsError, identity, resolve
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +38,14 @@ class JobOutcome:
     cached: dict[str, int]  # stage -> items whose output is already cached
     time_estimate: str = ""
     result: RunResult | None = None  # None for a dry run
+    weights_missing: bool = False  # a dry run planned without the weight files
 
 
 def resolve_weights(cfg: RunConfig, download: bool) -> tuple[RunConfig, dict[str, Path]]:
     """A copy of `cfg` whose weight references are local paths, and those paths by field.
 
-    Dry runs do not download (`download=False`) but still need the files: stage keys include the
-    identity of the weights, and the pipeline reads the checkpoint's config to plan.
+    Dry runs do not download (`download=False`); without the files they plan without stage keys
+    (these include the weights' content hash, and the pipeline reads the checkpoint's config).
     """
     found: dict[str, Path] = {}
     for name in WEIGHT_FIELDS:
@@ -85,8 +86,17 @@ def _render(cfg: RunConfig, rd: RunDir, *, overrides, choices, progress, make_st
     previous = read_record(rd.record) if rd.record.is_file() else None
     if previous is not None:  # a rerun: the same experiment (maybe more items) or refused
         check_same_experiment(previous, {"config": dataclasses.asdict(cfg)}, str(rd.root))
-    resolved, weights = resolve_weights(cfg, download=not dry)
-    stages = make_stages(resolved)
+    try:
+        resolved, weights = resolve_weights(cfg, download=not dry)
+        stages = make_stages(resolved)
+    except MissingWeightsError as e:
+        if not dry:
+            raise
+        # A dry run plans without the weights: items, batches and a memory estimate from the config;
+        # stage keys (and so the cache status) need the files.
+        log.warning("dry run without the weights (%s): stage keys and cache status unknown, "
+                    "memory estimated from the model version", e)
+        weights, stages = {}, []
     est = memory.estimate(cfg, list(weights.values()))
     n_seeds = len(expand_seeds(cfg))
     batch = cfg.runner.batch_size
@@ -97,7 +107,7 @@ def _render(cfg: RunConfig, rd: RunDir, *, overrides, choices, progress, make_st
     write_json_atomic(rd.plan, plan.to_json())
     cache = StageCache(Path(cfg.runner.cache_dir).expanduser() if cfg.runner.cache_dir else rd.default_cache)
     cached = {s.name: sum(cache.has(s.name, p.keys[s.name]) for p in plan.items) for s in stages[:-1]}
-    outcome = JobOutcome(plan, rd, weights, est, cached)
+    outcome = JobOutcome(plan, rd, weights, est, cached, weights_missing=not stages)
     if dry:
         outcome.time_estimate = history.describe(cfg, Path(cfg.output_root), len(plan.items))
         return outcome
