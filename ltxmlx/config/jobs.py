@@ -9,6 +9,7 @@ directories.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import uuid
@@ -81,16 +82,24 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("ltx_launch", lambda: LAUNCH_ID)
 
 
+def did_you_mean(name: str, candidates) -> str:
+    """' (did you mean X?)' for the closest candidate, '' when none is close."""
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def check_choice(group: str, option: str) -> None:
     """Raise UnknownOptionError naming the valid options when `option` is not in `group`."""
     if group not in config_groups():
         raise UnknownOptionError(
-            f"unknown config group {group!r}; groups: {', '.join(config_groups())}"
+            f"unknown config group {group!r}{did_you_mean(group, config_groups())}; "
+            f"groups: {', '.join(config_groups())}"
         )
     options = group_options(group)
     if option not in options:
         what = "job" if group == "job" else f"{group} option"
         where = f" (jobs directory {jobs_dir()})" if group == "job" else ""
         raise UnknownOptionError(
-            f"unknown {what} {option!r}; available: {', '.join(options) or 'none'}{where}"
+            f"unknown {what} {option!r}{did_you_mean(str(option), options)}; "
+            f"available: {', '.join(options) or 'none'}{where}"
         )

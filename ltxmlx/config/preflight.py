@@ -13,16 +13,18 @@ from __future__ import annotations
 import fnmatch
 import itertools
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
+from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from ltxmlx.config.compose import compose_config
 from ltxmlx.config.inputs import check_images, check_weight_files
-from ltxmlx.config.jobs import check_choice, config_groups, group_options, jobs_dir
+from ltxmlx.config.jobs import check_choice, config_groups, did_you_mean, group_options, jobs_dir
 from ltxmlx.config.plan import expand_seeds, load_prompts
 from ltxmlx.config.schema import RunConfig
 from ltxmlx.config.validate import to_run_config, validate
@@ -92,6 +94,32 @@ def _expand(overrides: list[str]) -> list[list[str]]:
     return [list(c) for c in itertools.product(*axes)] if axes else [[]]
 
 
+_UNKNOWN_KEY = re.compile(r"Could not override '([^']+)'|Key '([^']+)' not in '|Could not append to config\. An item is already at '([^']+)'")
+
+
+def schema_keys() -> list[str]:
+    """Every dotted key of the run config schema (what an override may set)."""
+    def walk(node, prefix: str) -> list[str]:
+        out = []
+        for k, v in node.items():
+            key = f"{prefix}.{k}" if prefix else str(k)
+            out.append(key)
+            if isinstance(v, dict):
+                out += walk(v, key)
+        return out
+
+    return walk(OmegaConf.to_container(OmegaConf.structured(RunConfig), resolve=False), "")
+
+
+def _explain(e: Exception) -> str:
+    """One line for a composition error; an unknown key gets "did you mean" instead of Hydra's '+key' hint."""
+    m = _UNKNOWN_KEY.search(str(e))
+    if m:
+        key = next(g for g in m.groups() if g)
+        return f"unknown config key {key!r}{did_you_mean(key, schema_keys())}"
+    return _first_line(e)
+
+
 def _first_line(e: Exception) -> str:
     lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
     return "; ".join(lines[:2]) if lines else type(e).__name__
@@ -110,7 +138,7 @@ def preflight(argv: list[str]) -> Preflight:
             cfg = to_run_config(composed)
             out_dir = composed.hydra.sweep.dir if multirun else composed.hydra.run.dir
         except (HydraException, OmegaConfBaseException) as e:
-            raise BadOverrideError(_first_line(e)) from e
+            raise BadOverrideError(_explain(e)) from e
         validate(cfg)
         load_prompts(cfg, [jobs_dir()])
         expand_seeds(cfg)

@@ -133,3 +133,19 @@ def test_ctrl_c_stops_after_the_batch_with_one_line_and_resume_command(tmp_path,
     assert again.returncode == 0, again.stderr[-3000:]
     assert json.loads((run / "status.json").read_text())["state"] == "finished"
     assert len(list((run / "videos").glob("*.mp4"))) == 4
+
+
+def test_multirun_failing_job_is_recorded_and_the_others_still_run(tmp_path, env):
+    sweep = tmp_path / "multi"
+    # Job 0's directory already holds another experiment: that job fails at run time, job 1 renders.
+    (sweep / "0").mkdir(parents=True)
+    (sweep / "0" / "record.json").write_text(json.dumps({"config": {"resolution": {"fps": 1.0}}}))
+    proc = cli(["ltxmlx.run", "-m", "+job=smoke", "resolution=smoke,smoke_wide", "seeds=one",
+                "prompts=[A lighthouse at night]", f"hydra.sweep.dir={sweep}", "hydra.sweep.subdir=${hydra.job.num}"],
+               env)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert "multirun: 1 of 2 jobs failed:" in proc.stderr and "holds another experiment" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert json.loads((sweep / "0" / "status.json").read_text())["state"] == "failed"
+    assert len(list((sweep / "1" / "videos").glob("*.mp4"))) == 1
+    assert json.loads((sweep / "1" / "status.json").read_text())["state"] == "finished"

@@ -85,6 +85,10 @@ def test_weight_refs_and_model_pipeline_mismatch_are_refused():
     (["+job=smoke", "pipeline=two_stage", "model=tiny_dev", "guider=multimodal", "scheduler=ltx2",
       "guider.video.rescale=1.5"], ConfigError, "'guider.video.rescale' = 1.5"),
     (["+job=smoke", "guider.audio.stg=25"], ConfigError, "'guider.audio.stg' = 25"),
+    # Typos get a suggestion, not Hydra's "+key" hint (which would then fail).
+    (["+job=smoke", "runner.crff=3"], BadOverrideError, "unknown config key 'runner.crff' (did you mean 'runner.crf'?)"),
+    (["+job=smoke", "resolution=smok"], UnknownOptionError, "unknown resolution option 'smok' (did you mean 'smoke'?)"),
+    (["+job=smok"], UnknownOptionError, "unknown job 'smok' (did you mean 'smoke'?)"),
 ])
 def test_bad_input_is_one_clear_error(argv, error, text):
     with pytest.raises(error) as e:
