@@ -30,6 +30,7 @@ from ltxmlx.config.schema import RunConfig
 from ltxmlx.config.validate import to_run_config, validate
 from ltxmlx.errors import LtxmlxError
 from ltxmlx.runner.outputs import check_no_links, check_writable
+from ltxmlx.runner.ownership import check_unlocked
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,7 @@ def preflight(argv: list[str]) -> Preflight:
         check_images(cfg)
         check_writable(Path(out_dir))
         check_no_links(Path(out_dir))
+        check_unlocked(Path(out_dir))  # before Hydra writes .hydra/ and run.log into a live run's directory
         configs.append(cfg)
     if len(jobs) > MAX_PREFLIGHT_JOBS:
         log.warning("checked the first %d of %d jobs", MAX_PREFLIGHT_JOBS, len(jobs))

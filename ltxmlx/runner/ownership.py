@@ -102,6 +102,21 @@ class RunLock:
         os.close(fd)
 
 
+def check_unlocked(root: str | Path) -> None:
+    """Raise RunDirLockedError when a live process holds `root`'s lock (without taking it)."""
+    lock = RunLock(root)
+    if lock.root in _held or not lock.path.is_file():
+        return
+    fd = os.open(lock.path, os.O_RDONLY | os.O_NOFOLLOW)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        raise RunDirLockedError(f"run directory {str(lock.root)!r} is in use by {lock._holder()}; wait for it "
+                                f"to finish or choose another directory") from None
+    finally:
+        os.close(fd)  # closing drops the probe's shared lock
+
+
 def temp_path(final: Path, suffix: str = "") -> Path:
     """A temporary name beside `final`, unique to this process: `.<name>~<host>~<pid>~<rand>.tmp<suffix>`."""
     return final.with_name(f".{final.name}~{HOST}~{os.getpid()}~{uuid.uuid4().hex[:8]}.tmp{suffix}")

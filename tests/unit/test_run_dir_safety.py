@@ -162,3 +162,19 @@ def test_truncated_cache_file_does_not_crash_rerun(smoke_cfg, tmp_path):
     (root / "manifest.jsonl").unlink()
     t0 = time.time()
     assert len(runner(smoke_cfg, root).run().finished) == 4 and time.time() - t0 < 60
+
+
+def test_cli_refuses_a_live_run_dir_before_hydra_touches_it(tmp_path):
+    from ltxmlx.config.preflight import preflight
+
+    root = tmp_path / "run"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(root)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(RunDirLockedError, match=f"process {holder.pid}"):
+            preflight(["+job=smoke", f"hydra.run.dir={root}"])
+        assert not (root / ".hydra").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert preflight(["+job=smoke", f"hydra.run.dir={root}"]).configs  # stale lock: fine
