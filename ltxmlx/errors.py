@@ -34,3 +34,11 @@ class MissingKeysError(CheckpointError):
         if unexpected:
             parts.append(f"{len(unexpected)} unexpected, e.g. {', '.join(unexpected[:5])}")
         super().__init__("; ".join(parts))
+
+
+class RunInterrupted(LtxmlxError):
+    """A run stopped on request at a batch boundary; everything finished so far is saved."""
+
+    def __init__(self, finished: int, total: int):
+        self.finished, self.total = finished, total
+        super().__init__(f"interrupted: {finished} of {total} items finished")

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ltxmlx.errors import LtxmlxError
+from ltxmlx.logs import route_library_logs
 
 log = logging.getLogger(__name__)
 
@@ -85,13 +86,15 @@ def resolve(spec: str, cache_dir: str | Path, offline: bool = False, download: b
         return path.resolve()
     if ref.kind == "tiny":
         return _tiny(ref.file, Path(cache_dir).expanduser())
-    return _hub(ref, local_only=_offline(offline) or not download)
+    return _hub(ref, local_only=_offline(offline) or not download, offline=_offline(offline))
 
 
-def _hub(ref: WeightRef, local_only: bool) -> Path:
+def _hub(ref: WeightRef, local_only: bool, offline: bool) -> Path:
     # Imported here: the Hub client is slow to import and not needed for local or tiny weights.
     import huggingface_hub as hub
     from huggingface_hub import errors
+
+    route_library_logs()  # its warnings through our handlers: shown once, kept in run.log
     missing = (errors.LocalEntryNotFoundError, errors.EntryNotFoundError,
                errors.RepositoryNotFoundError, errors.RevisionNotFoundError, errors.GatedRepoError)
     try:
@@ -100,7 +103,12 @@ def _hub(ref: WeightRef, local_only: bool) -> Path:
                                             local_files_only=local_only))
         return Path(hub.snapshot_download(ref.repo, revision=ref.revision, local_files_only=local_only))
     except missing as e:
-        where = "not in the local Hugging Face cache (offline)" if local_only else "not available"
+        if offline:
+            where = "not in the local Hugging Face cache (offline mode)"
+        elif local_only:
+            where = "not in the local Hugging Face cache (this step does not download)"
+        else:
+            where = "not available"
         reason = type(e).__name__
         raise MissingWeightsError(f"weights {ref.spec!r} {where} ({reason}); {_how_to_get(ref)}") from e
 
@@ -129,34 +137,64 @@ def _tiny(component: str, cache_dir: Path) -> Path:
     return Path(paths[name])
 
 
-def identity(path: Path, hash_cache: Path | None = None) -> dict:
-    """Size, mtime and sha256 of a weight file (folders: of each safetensors/json file in it).
+_HASHED: dict[str, str] = {}  # "real path|size|mtime_ns" -> sha256, for this process
+CONTENT_SUFFIXES = (".safetensors", ".json", ".model")  # what a weight folder's identity covers
 
-    Hub blobs are named by their sha256, so those are not re-hashed; other hashes are cached by
-    (path, size, mtime) in `hash_cache`, since hashing 40 GB takes minutes.
-    """
-    path = Path(path)
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.suffix in (".safetensors", ".json") and p.is_file())
-        return {"path": str(path), "files": {str(p.relative_to(path)): identity(p, hash_cache) for p in files}}
-    real = path.resolve()
-    st = real.stat()
-    info = {"path": str(path), "size": st.st_size, "mtime": int(st.st_mtime)}
+
+def default_hash_cache() -> Path:
+    """Where file hashes persist between runs: `$LTXMLX_CACHE_DIR` (else ~/.cache/ltxmlx)/weight_hashes.json."""
+    root = os.environ.get("LTXMLX_CACHE_DIR") or Path.home() / ".cache" / "ltxmlx"
+    return Path(root).expanduser() / "weight_hashes.json"
+
+
+def sha256_file(path: Path, hash_cache: Path | None = None) -> str:
+    """sha256 of a file's bytes, hashed once: remembered by (path, size, mtime) in this process and
+    in `hash_cache`; Hugging Face blobs are named by their sha256 and not read at all."""
+    real = Path(path).resolve()
     if _SHA256.match(real.name) and real.parent.name == "blobs":
-        info["sha256"] = real.name
-        return info
-    key = f"{real}|{st.st_size}|{int(st.st_mtime)}"
+        return real.name
+    st = real.stat()
+    key = f"{real}|{st.st_size}|{st.st_mtime_ns}"
+    if key in _HASHED:
+        return _HASHED[key]
     known = _load_json(hash_cache) if hash_cache else {}
     if key not in known:
+        log.info("hashing %s (%.1f GB, once)", real, st.st_size / 1e9)
         h = hashlib.sha256()
         with open(real, "rb") as f:
             for chunk in iter(lambda: f.read(1 << 24), b""):
                 h.update(chunk)
         known[key] = h.hexdigest()
         if hash_cache:
-            _save_json(hash_cache, known)
-    info["sha256"] = known[key]
-    return info
+            _save_json(hash_cache, {**_load_json(hash_cache), key: known[key]})
+    _HASHED[key] = known[key]
+    return known[key]
+
+
+def _content_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.suffix in CONTENT_SUFFIXES and p.is_file())
+
+
+def content_identity(path: str | Path, hash_cache: Path | None = None) -> dict:
+    """What a file *is*, not where it lies: sha256 and size (a folder: sha256 over its files' names
+    and hashes). Equal on every machine holding the same bytes, so stage keys built from it let a
+    shared cache hit across runs and machines, and survive a re-download."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        listing = [[str(f.relative_to(path)), sha256_file(f, hash_cache)] for f in _content_files(path)]
+        digest = hashlib.sha256(json.dumps(listing, separators=(",", ":")).encode()).hexdigest()
+        return {"sha256": digest, "files": len(listing)}
+    return {"sha256": sha256_file(path, hash_cache), "size": path.stat().st_size}
+
+
+def identity(path: Path, hash_cache: Path | None = None) -> dict:
+    """Path, size, mtime and sha256 of a weight file (folders: of each content file in it), for records."""
+    path = Path(path)
+    if path.is_dir():
+        return {"path": str(path), "files": {str(p.relative_to(path)): identity(p, hash_cache)
+                                              for p in _content_files(path)}}
+    st = path.resolve().stat()
+    return {"path": str(path), "size": st.st_size, "mtime": int(st.st_mtime), "sha256": sha256_file(path, hash_cache)}
 
 
 def _load_json(path: Path) -> dict:

@@ -12,7 +12,7 @@ from ltxmlx.components.latent_tools import (
     audio_positions,
     video_positions,
 )
-from ltxmlx.components.noisers import GivenNoiser, KeyedNoiser, draw_noise, item_key, noise_latent
+from ltxmlx.components.noisers import draw_noise, item_key, noise_latent
 from ltxmlx.components.patchifiers import AudioPatchifier, VideoLatentPatchifier
 from ltxmlx.components.schedulers import (
     DISTILLED_SIGMA_VALUES,
@@ -25,7 +25,7 @@ from ltxmlx.components.schedulers import (
 
 __all__ = [
     "AudioLatentShape", "AudioLatentTools", "AudioPatchifier", "DISTILLED_SIGMA_VALUES", "EulerStep",
-    "FixedSigmas", "GivenNoiser", "GuidancePass", "GuiderParams", "KeyedNoiser", "LTX2Scheduler", "LatentState",
+    "FixedSigmas", "GuidancePass", "GuiderParams", "LTX2Scheduler", "LatentState",
     "Res2sStep", "STAGE_2_DISTILLED_SIGMA_VALUES", "StepPlan", "VideoLatentPatchifier", "VideoLatentShape",
     "VideoLatentTools", "audio_positions", "distilled_sigmas", "draw_noise", "guide",
     "guided_x0", "item_key", "noise_latent", "plan_step", "run_passes", "stage2_distilled_sigmas",

@@ -69,26 +69,3 @@ def noise_latent(state: LatentState, noise: mx.array, noise_scale: float = 1.0) 
     x = lerp(state.latent.astype(f32), noise.astype(f32), noise_scale)
     x = lerp(state.clean_latent.astype(f32), x, state.denoise_mask.astype(f32))
     return state.with_latent(x.astype(state.latent.dtype))
-
-
-class KeyedNoiser:
-    """Noiser drawing each item's noise from its own key (one key per batch item)."""
-
-    def __init__(self, keys: Sequence[mx.array]):
-        self.keys = list(keys)
-
-    def __call__(self, state: LatentState, noise_scale: float = 1.0) -> LatentState:
-        if state.latent.shape[0] != len(self.keys):
-            raise ShapeError(f"KeyedNoiser: expected a batch of {len(self.keys)} items, got {state.latent.shape[0]}")
-        noise = draw_noise(self.keys, tuple(state.latent.shape[1:]), mx.float32)
-        return noise_latent(state, noise, noise_scale)
-
-
-class GivenNoiser:
-    """Noiser that uses a fixed noise tensor (B, T, C): reproduces recorded official noise in tests."""
-
-    def __init__(self, noise: mx.array):
-        self.noise = noise
-
-    def __call__(self, state: LatentState, noise_scale: float = 1.0) -> LatentState:
-        return noise_latent(state, self.noise, noise_scale)

@@ -3,13 +3,16 @@
 Every `*.yaml` directly in the jobs directory is stored in Hydra's ConfigStore under group `job`,
 package `_global_` (job files override top-level keys and other groups). The jobs directory is
 `$LTXMLX_JOBS_DIR` if set, else `jobs/` of this checkout. Also registers the `ltx_slug` resolver
-used by the multirun sub-directory names.
+used by the multirun sub-directory names and `ltx_launch`, the per-launch suffix of default run
+directories.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
+import uuid
 from pathlib import Path
 
 from hydra.core.config_store import ConfigStore
@@ -74,6 +77,11 @@ def _generation_value(name: str, key: str):
     return get(str(name)).value(str(key))
 
 
+# One random suffix per process: default run directories differ even for launches in the same second,
+# while every resolution within one launch (pre-flight, Hydra, the run) names the same directory.
+LAUNCH_ID = uuid.uuid4().hex[:6]
+
+
 def register_resolvers() -> None:
     """`ltx_slug` (multirun sub-directory names) and `ltx_gen` (`${ltx_gen:${model.version},default_steps}`:
     a setting of the model's generation from `ltxmlx.generations`, so groups never repeat the table)."""
@@ -81,18 +89,28 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("ltx_slug", lambda s: bounded_slug(str(s)))
     if not OmegaConf.has_resolver("ltx_gen"):
         OmegaConf.register_new_resolver("ltx_gen", _generation_value)
+    if not OmegaConf.has_resolver("ltx_launch"):
+        OmegaConf.register_new_resolver("ltx_launch", lambda: LAUNCH_ID)
+
+
+def did_you_mean(name: str, candidates) -> str:
+    """' (did you mean X?)' for the closest candidate, '' when none is close."""
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def check_choice(group: str, option: str) -> None:
     """Raise UnknownOptionError naming the valid options when `option` is not in `group`."""
     if group not in config_groups():
         raise UnknownOptionError(
-            f"unknown config group {group!r}; groups: {', '.join(config_groups())}"
+            f"unknown config group {group!r}{did_you_mean(group, config_groups())}; "
+            f"groups: {', '.join(config_groups())}"
         )
     options = group_options(group)
     if option not in options:
         what = "job" if group == "job" else f"{group} option"
         where = f" (jobs directory {jobs_dir()})" if group == "job" else ""
         raise UnknownOptionError(
-            f"unknown {what} {option!r}; available: {', '.join(options) or 'none'}{where}"
+            f"unknown {what} {option!r}{did_you_mean(str(option), options)}; "
+            f"available: {', '.join(options) or 'none'}{where}"
         )

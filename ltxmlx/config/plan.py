@@ -21,6 +21,7 @@ from ltxmlx.errors import ConfigError
 from ltxmlx.pipelines.api import ImageCondition, RenderItem, Stage
 
 PLAN_VERSION = 1
+NO_CONDITIONING = "none"  # the conditioning name of items without image conditions
 
 
 def canonical_json(obj) -> str:
@@ -48,7 +49,15 @@ def load_prompts(cfg: RunConfig, search_dirs: Sequence[Path] = ()) -> list[str]:
         path = _resolve_relative(cfg.prompt_file, [Path.cwd(), *search_dirs])
         if not path.is_file():
             raise ConfigError("prompt_file", cfg.prompt_file, "an existing text file, one prompt per line")
-        for line in path.read_text(encoding="utf-8").splitlines():
+        raw = path.read_bytes()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ConfigError("prompt_file", cfg.prompt_file,
+                              f"a UTF-8 text file, one prompt per line (byte {e.start} is not UTF-8)") from None
+        if "\x00" in text:
+            raise ConfigError("prompt_file", cfg.prompt_file, "a text file, one prompt per line (it holds NUL bytes)")
+        for line in text.splitlines():
             if line.strip() and not line.lstrip().startswith("#"):
                 prompts.append(line.strip())
     check_prompts(prompts, "prompts" if not cfg.prompt_file else f"prompts (incl. {cfg.prompt_file})")
@@ -84,7 +93,9 @@ class PlannedItem:
     keys: dict[str, str] = field(default_factory=dict)  # stage name -> content key
 
     def video_name(self) -> str:
-        return f"{self.item.id}_{self.slug}.mp4"
+        """`<prompt slug>[_<conditioning set>]_s<seed>_<id6>.mp4`: what, which seed, and unique."""
+        cond = f"_{slugify(self.conditioning, 24)}" if self.conditioning != NO_CONDITIONING else ""
+        return f"{self.slug}{cond}_s{self.item.seed}_{self.item.id[:6]}.mp4"
 
 
 @dataclass
@@ -150,7 +161,7 @@ def build_plan(cfg: RunConfig, stages: Sequence[Stage], batch_size: int,
         raise ConfigError("pipeline", names, "stages with distinct names")
     prompts, seeds = load_prompts(cfg, search_dirs), expand_seeds(cfg)
     cond_sets = [(c.name, tuple(ImageCondition(i.path, i.frame, i.strength) for i in c.images))
-                 for c in cfg.conditioning] or [("none", ())]
+                 for c in cfg.conditioning] or [(NO_CONDITIONING, ())]
     items = []
     for pi, prompt in enumerate(prompts):
         for seed in seeds:

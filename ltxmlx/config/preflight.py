@@ -3,8 +3,9 @@
 Hydra reports a bad group option only after setting up the run, with a multi-line message and exit
 code 1, and creates the output directory before our code runs. This turns such problems into one
 line and exit code 2 before anything is written or loaded: unknown job or group option, values the
-schema refuses, invalid sizes/frames/prompts/seeds, local or offline weights that are missing, and an
-output directory that cannot be written.
+schema refuses, invalid sizes/frames/prompts/seeds, prompt files that are not UTF-8 text, weight files
+that are missing, malformed or of the wrong kind, LoRAs that do not fit the checkpoint, conditioning
+images that do not decode, and an output directory that cannot be written or holds symbolic links.
 """
 
 from __future__ import annotations
@@ -12,21 +13,24 @@ from __future__ import annotations
 import fnmatch
 import itertools
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
+from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from ltxmlx.config.compose import compose_config
-from ltxmlx.config.jobs import check_choice, config_groups, group_options, jobs_dir
+from ltxmlx.config.inputs import check_images, check_weight_files
+from ltxmlx.config.jobs import check_choice, config_groups, did_you_mean, group_options, jobs_dir
 from ltxmlx.config.plan import expand_seeds, load_prompts
 from ltxmlx.config.schema import WEIGHT_FIELDS, RunConfig
 from ltxmlx.config.validate import to_run_config, validate
 from ltxmlx.errors import LtxmlxError
-from ltxmlx.runner.outputs import check_writable
-from ltxmlx.weights import parse, resolve
+from ltxmlx.runner.outputs import check_no_links, check_writable
+from ltxmlx.runner.ownership import check_unlocked
 
 log = logging.getLogger(__name__)
 
@@ -91,18 +95,35 @@ def _expand(overrides: list[str]) -> list[list[str]]:
     return [list(c) for c in itertools.product(*axes)] if axes else [[]]
 
 
+_UNKNOWN_KEY = re.compile(r"Could not override '([^']+)'|Key '([^']+)' not in '|Could not append to config\. An item is already at '([^']+)'")
+
+
+def schema_keys() -> list[str]:
+    """Every dotted key of the run config schema (what an override may set)."""
+    def walk(node, prefix: str) -> list[str]:
+        out = []
+        for k, v in node.items():
+            key = f"{prefix}.{k}" if prefix else str(k)
+            out.append(key)
+            if isinstance(v, dict):
+                out += walk(v, key)
+        return out
+
+    return walk(OmegaConf.to_container(OmegaConf.structured(RunConfig), resolve=False), "")
+
+
+def _explain(e: Exception) -> str:
+    """One line for a composition error; an unknown key gets "did you mean" instead of Hydra's '+key' hint."""
+    m = _UNKNOWN_KEY.search(str(e))
+    if m:
+        key = next(g for g in m.groups() if g)
+        return f"unknown config key {key!r}{did_you_mean(key, schema_keys())}"
+    return _first_line(e)
+
+
 def _first_line(e: Exception) -> str:
     lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
     return "; ".join(lines[:2]) if lines else type(e).__name__
-
-
-def _check_weights(cfg: RunConfig) -> None:
-    """Local files must exist; Hub files must be cached when offline. Downloads wait for the run."""
-    refs = [getattr(cfg.model, name) for name in WEIGHT_FIELDS] + [lora.weights for lora in cfg.lora.stack]
-    for spec in filter(None, refs):
-        ref = parse(spec)
-        if ref.kind == "local" or (ref.kind.startswith("hf") and cfg.paths.hf_offline):
-            resolve(spec, cfg.paths.cache, offline=cfg.paths.hf_offline, download=False)
 
 
 def preflight(argv: list[str]) -> Preflight:
@@ -118,12 +139,15 @@ def preflight(argv: list[str]) -> Preflight:
             cfg = to_run_config(composed)
             out_dir = composed.hydra.sweep.dir if multirun else composed.hydra.run.dir
         except (HydraException, OmegaConfBaseException) as e:
-            raise BadOverrideError(_first_line(e)) from e
+            raise BadOverrideError(_explain(e)) from e
         validate(cfg)
         load_prompts(cfg, [jobs_dir()])
         expand_seeds(cfg)
-        _check_weights(cfg)
+        check_weight_files(cfg)
+        check_images(cfg)
         check_writable(Path(out_dir))
+        check_no_links(Path(out_dir))
+        check_unlocked(Path(out_dir))  # before Hydra writes .hydra/ and run.log into a live run's directory
         configs.append(cfg)
     if len(jobs) > MAX_PREFLIGHT_JOBS:
         log.warning("checked the first %d of %d jobs", MAX_PREFLIGHT_JOBS, len(jobs))

@@ -141,3 +141,28 @@ def fuse_loras(
     report = FusionReport(tuple(matches), len(deltas))
     log.info("LoRA fusion: %s", report.summary())
     return fused, report
+
+
+def check_lora_fits(lora: LoraSource, model: LoraSource, prefix: str = "model.diffusion_model.") -> int:
+    """Check a LoRA against a model file from their headers alone (no tensor is read): every A/B pair
+    must target a weight of the model (`prefix` + module + `.weight`) with the shape B @ A gives.
+    Returns how many weights it adapts; raises LoraError naming the first mismatches."""
+    lo = lora if isinstance(lora, Checkpoint) else open_checkpoint(lora)
+    ckpt = model if isinstance(model, Checkpoint) else open_checkpoint(model)
+    pairs = _pairs(lo)
+    if not pairs:
+        raise LoraError(f"{lo.path}: not a LoRA (no lora_A/lora_B weight pairs)")
+    missing, bad = [], []
+    for module, (ka, kb) in pairs.items():
+        target = prefix + module + ".weight"
+        a, b = lo.shape(ka), lo.shape(kb)
+        if target not in ckpt:
+            missing.append(module)
+        elif len(a) != 2 or len(b) != 2 or b[1] != a[0] or (b[0], a[1]) != ckpt.shape(target)[:2]:
+            bad.append(f"{module}: B {b} @ A {a} vs weight {ckpt.shape(target)}")
+    if missing:
+        raise LoraError(f"{lo.path}: {len(missing)} of {len(pairs)} LoRA modules have no weight in {ckpt.path.name}, "
+                        f"e.g. {', '.join(missing[:3])}; is the LoRA for this model?")
+    if bad:
+        raise LoraError(f"{lo.path}: LoRA shapes do not fit {ckpt.path.name}: {'; '.join(bad[:3])}")
+    return len(pairs)

@@ -7,6 +7,7 @@ is written, so a resumed run can still draw the sheet for items finished before 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +32,9 @@ def save_thumbnail(video: np.ndarray, path: str | Path) -> Path:
         strip.paste(t, (i * tw, 0))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    strip.save(path)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.partial.png")
+    strip.save(tmp)
+    os.replace(tmp, path)  # replaces a link at `path` rather than writing through it
     return path
 
 
@@ -65,7 +68,7 @@ def write_contact_sheet(cells: list[SheetCell], path: str | Path) -> Path:
             draw.text((x, y + THUMB_HEIGHT + 1), cell.label, fill="black", font=font)
         y += cell_h
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.partial.png")
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.partial.png")
     sheet.save(tmp)
     tmp.replace(path)
     return path

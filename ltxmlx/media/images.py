@@ -36,7 +36,7 @@ def load_image(path: str | Path) -> np.ndarray:
             if orientation in _ROTATION_FOR_ORIENTATION:
                 img = img.rotate(_ROTATION_FOR_ORIENTATION[orientation], expand=True)
             return np.array(img.convert("RGB"), dtype=np.uint8)
-    except (UnidentifiedImageError, OSError) as e:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
         raise ImageInputError(f"{path} is not a readable image: {e}") from e
 
 

@@ -53,7 +53,7 @@ def write_mp4(path: str | Path, video: np.ndarray, fps: float, audio: np.ndarray
     if h % 2 or w % 2:
         raise ShapeError(f"video: yuv420p needs even height and width, got {h}x{w}")
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.partial{path.suffix}")
     cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
            "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", f"{fps}", "-i", "pipe:0"]
     read_fd = write_fd = None

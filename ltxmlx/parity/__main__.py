@@ -1,4 +1,8 @@
-"""`python -m ltxmlx.parity DIR/index.json [--case ID ...] [-v]`: one line per case, non-zero exit on FAIL."""
+"""`python -m ltxmlx.parity DIR/index.json [--case ID ...] [-v] [--allow-not-run]`: one line per case.
+
+Exit 0 when every selected case passed; 1 when one failed, or was NOT RUN (no runner for its
+component) unless --allow-not-run; 2 on bad arguments or an unreadable index.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("index", help="path to the fixture set's index.json")
     parser.add_argument("--case", action="append", default=[], help="case id or glob (repeatable)")
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per output as well")
+    parser.add_argument("--allow-not-run", action="store_true",
+                        help="exit 0 even when some cases have no runner (NOT RUN); failures still exit 1")
     args = parser.parse_args(argv)
     try:
         _, cases = load_index(args.index)
@@ -52,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"    {r.name:52} abs {_fmt(r.max_abs)} rel {_fmt(r.max_rel)} atol {_fmt(r.atol)} "
                           f"rtol {_fmt(r.rtol)} worst/tol {r.ratio:.3f} {'ok' if r.passed else 'FAIL ' + r.problem}")
     print(f"{counts[PASS]} passed, {counts[FAIL]} failed, {counts[NOT_RUN]} not run")
+    if counts[NOT_RUN] and not args.allow_not_run:
+        print(f"{counts[NOT_RUN]} cases were not run (no runner for their component); "
+              f"pass --allow-not-run to accept that", file=sys.stderr)
+        return 1
     return 1 if counts[FAIL] else 0
 
 

@@ -90,6 +90,6 @@ class PipelineConfig:
 
         Checks that need the checkpoint's config (STG block range, LoRA targets) run in make_pipeline.
         """
-        from ltxmlx.pipelines.validation import validate_config
+        from ltxmlx.config.validate import validate_config
 
         validate_config(self)

@@ -39,11 +39,9 @@ from ltxmlx.pipelines.states import (
     batch_step_noise,
     split_latent,
 )
-from ltxmlx.pipelines.validation import validate_items
+from ltxmlx.config.validate import validate_items
 
 log = logging.getLogger(__name__)
-
-CONTEXT_KEYS = ("context.video", "context.audio", "context.negative.video", "context.negative.audio")
 
 
 def batch_contexts(inputs: StageOutputs, audio: bool) -> Contexts:

@@ -32,7 +32,7 @@ from ltxmlx.pipelines.states import (
 from ltxmlx.pipelines.text_stage import TextStage
 from ltxmlx.pipelines.upsample_stage import UpsampleStage
 from ltxmlx.text_encoders import text_encoder_kind
-from ltxmlx.pipelines.validation import validate_against_checkpoint
+from ltxmlx.config.validate import validate_against_checkpoint
 
 
 @dataclass(frozen=True)

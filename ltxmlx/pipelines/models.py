@@ -1,4 +1,4 @@
-"""Model construction for the stages: dtypes, the transformer with its fused LoRAs, file identities,
+"""Model construction for the stages: dtypes, the transformer with its fused LoRAs, content identities,
 and the latent geometry read from the checkpoint's metadata config (no tensor data)."""
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from ltxmlx.errors import CheckpointError, ConfigError
 from ltxmlx.generations import Generation
 from ltxmlx.pipelines.config import LoraSpec, ModelFiles, PipelineConfig
 from ltxmlx.pipelines.states import LatentGeometry
-from ltxmlx.pipelines.validation import DTYPES
+from ltxmlx.config.validate import DTYPES
+from ltxmlx.weights import content_identity, default_hash_cache
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +43,11 @@ def mx_dtype(name: str) -> mx.Dtype:
 
 
 def file_identity(path: str | Path | None) -> dict | None:
-    """What a stage key records of a file: resolved path, size and modification time."""
+    """What a stage key records of a weight file or folder: its content hash (never its path or mtime),
+    so equal inputs give equal keys on any machine; each file is hashed once (see `weights`)."""
     if path is None:
         return None
-    p = Path(path).expanduser().resolve()
-    st = p.stat()
-    return {"path": str(p), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    return content_identity(path, default_hash_cache())
 
 
 def lora_identity(loras: Sequence[LoraSpec]) -> list[dict]:

@@ -20,11 +20,6 @@ from ltxmlx.text_encoders import text_encoder_kind
 from ltxmlx.text_encoders.gemma.tokenizer import TOKENIZER_MAX_LENGTH
 
 
-def _weights_identity(path: str) -> dict | str:
-    """A single-file encoder (Gemma 4) is identified like the other weight files; a folder by its path."""
-    return file_identity(path) if Path(path).expanduser().is_file() else str(path)
-
-
 @dataclass
 class TextStage:
     """Outputs per item: `context.video` (1, S, Dv), `context.audio` (1, S, Da) and, with
@@ -44,8 +39,7 @@ class TextStage:
         return {
             "stage": self.name, "text_encoder_kind": self.kind, "prompt": item.prompt.strip(),
             "negative_prompt": item.negative_prompt.strip() if self.negatives else None,
-            "text_encoder": _weights_identity(self.cfg.files.text_encoder),
-            "checkpoint": file_identity(self.cfg.files.checkpoint),
+            "text_encoder": file_identity(self.cfg.files.text_encoder), "checkpoint": file_identity(self.cfg.files.checkpoint),
             "max_length": self.max_length, "dtype": self.cfg.dtype, **quantization_key(self.cfg),
         }
 

@@ -17,11 +17,13 @@ from ltxmlx.config.plan import Plan, build_plan, expand_seeds
 from ltxmlx.config.schema import WEIGHT_FIELDS, RunConfig
 from ltxmlx.errors import ConfigError
 from ltxmlx.runner import history, memory
+from ltxmlx.runner.experiment import check_same_experiment, extend_record, read_record
 from ltxmlx.runner.outputs import RunDir, write_json_atomic
+from ltxmlx.runner.ownership import RunLock
 from ltxmlx.runner.records import build_record
 from ltxmlx.runner.runner import Runner, RunResult
 from ltxmlx.runner.stage_cache import StageCache
-from ltxmlx.weights import identity, resolve
+from ltxmlx.weights import MissingWeightsError, identity, resolve
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +38,14 @@ class JobOutcome:
     cached: dict[str, int]  # stage -> items whose output is already cached
     time_estimate: str = ""
     result: RunResult | None = None  # None for a dry run
+    weights_missing: bool = False  # a dry run planned without the weight files
 
 
 def resolve_weights(cfg: RunConfig, download: bool) -> tuple[RunConfig, dict[str, Path]]:
     """A copy of `cfg` whose weight references are local paths, and those paths by field.
 
-    Dry runs do not download (`download=False`) but still need the files: stage keys include the
-    identity of the weights, and the pipeline reads the checkpoint's config to plan.
+    Dry runs do not download (`download=False`); without the files they plan without stage keys
+    (these include the weights' content hash, and the pipeline reads the checkpoint's config).
     """
     found: dict[str, Path] = {}
     for name in WEIGHT_FIELDS:
@@ -89,14 +92,34 @@ def quantized_files(stages: list) -> dict[str, str]:
 
 
 def render(cfg: RunConfig, run_dir: Path, *, overrides: list[str], choices: dict,
-           progress=None, make_stages: Callable[[RunConfig], list] = load_pipeline) -> JobOutcome:
-    """Plan and (unless `cfg.runner.dry_run`) render `cfg` into `run_dir`."""
-    dry = cfg.runner.dry_run
+           progress=None, make_stages: Callable[[RunConfig], list] = load_pipeline,
+           should_stop: Callable[[], bool] | None = None) -> JobOutcome:
+    """Plan and (unless `cfg.runner.dry_run`) render `cfg` into `run_dir`, holding its lock throughout
+    (RunDirLockedError when another live process holds it)."""
     rd = RunDir(run_dir)
     rd.prepare()
-    resolved, weights = resolve_weights(cfg, download=not dry)
-    stages = make_stages(resolved)
-    est = memory.estimate(cfg, weights, [s.name for s in stages])
+    with RunLock(rd.root):
+        return _render(cfg, rd, overrides=overrides, choices=choices, progress=progress,
+                       make_stages=make_stages, should_stop=should_stop)
+
+
+def _render(cfg: RunConfig, rd: RunDir, *, overrides, choices, progress, make_stages, should_stop) -> JobOutcome:
+    dry = cfg.runner.dry_run
+    previous = read_record(rd.record) if rd.record.is_file() else None
+    if previous is not None:  # a rerun: the same experiment (maybe more items) or refused
+        check_same_experiment(previous, {"config": dataclasses.asdict(cfg)}, str(rd.root))
+    try:
+        resolved, weights = resolve_weights(cfg, download=not dry)
+        stages = make_stages(resolved)
+    except MissingWeightsError as e:
+        if not dry:
+            raise
+        # A dry run plans without the weights: items, batches and a memory estimate from the config;
+        # stage keys (and so the cache status) need the files.
+        log.warning("dry run without the weights (%s): stage keys and cache status unknown, "
+                    "memory estimated from the model version", e)
+        weights, stages = {}, []
+    est = memory.estimate(cfg, weights, [s.name for s in stages] or None)
     n_seeds = len(expand_seeds(cfg))
     batch = cfg.runner.batch_size
     if batch == "auto":
@@ -112,7 +135,7 @@ def render(cfg: RunConfig, run_dir: Path, *, overrides: list[str], choices: dict
     plan = build_plan(cfg, stages, batch, search_dirs=[jobs_dir()], frames=frames)
     write_json_atomic(rd.plan, plan.to_json())
     cached = {s.name: sum(cache.has(s.name, p.keys[s.name]) for p in plan.items) for s in stages[:-1]}
-    outcome = JobOutcome(plan, rd, weights, est, cached)
+    outcome = JobOutcome(plan, rd, weights, est, cached, weights_missing=not stages)
     if dry:
         outcome.time_estimate = history.describe(cfg, Path(cfg.output_root), len(plan.items))
         return outcome
@@ -127,6 +150,8 @@ def render(cfg: RunConfig, run_dir: Path, *, overrides: list[str], choices: dict
         ids["quantized"] = {"mode": cfg.model.quantization, "files": quantized}
     record = build_record(cfg, overrides=overrides, choices=choices, weights=ids, seeds=expand_seeds(cfg),
                           item_ids=[p.item.id for p in plan.items], run_dir=rd.root)
+    if previous is not None:
+        record = extend_record(previous, record)
     write_json_atomic(rd.record, record)
 
     def metadata(p) -> dict:
@@ -135,6 +160,7 @@ def render(cfg: RunConfig, run_dir: Path, *, overrides: list[str], choices: dict
                 "git": record["git"]["commit"], "tool": "ltxmlx"}
 
     runner = Runner(stages, plan, rd, cache, order=cfg.runner.order, crf=cfg.runner.crf,
-                    contact_sheet=cfg.runner.contact_sheet, video_metadata=metadata, progress=progress)
+                    contact_sheet=cfg.runner.contact_sheet, video_metadata=metadata, progress=progress,
+                    should_stop=should_stop)
     outcome.result = runner.run()
     return outcome

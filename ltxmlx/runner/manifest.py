@@ -37,7 +37,8 @@ class Manifest:
 
     def append(self, entry: dict) -> None:
         line = json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n"
-        with open(self.path, "a", encoding="utf-8") as f:
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "a", encoding="utf-8") as f:
             # A previous run killed mid-line leaves no newline; start on a fresh line.
             if f.tell() > 0 and not self.path.read_bytes().endswith(b"\n"):
                 f.write("\n")

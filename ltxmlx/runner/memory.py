@@ -26,6 +26,7 @@ from mlx.utils import tree_flatten
 
 from ltxmlx.config.schema import RunConfig
 from ltxmlx.errors import CheckpointError
+from ltxmlx.generations import GENERATIONS
 from ltxmlx.loader import quantize
 from ltxmlx.loader.checkpoint import open_checkpoint
 from ltxmlx.loader.specs import get_spec
@@ -34,6 +35,8 @@ from ltxmlx.text_encoders.gemma.config import Gemma3TextConfig
 log = logging.getLogger(__name__)
 
 GIB = 1024**3
+# Weight bytes of a quantized model relative to 16-bit, for the estimate without files (scales included).
+_QUANT_FACTOR = {"int8": 0.53, "mxfp8": 0.52, "int4": 0.28, "mxfp4": 0.27, "nvfp4": 0.28}
 _AUDIO_TOKENS_PER_SECOND = 25
 
 
@@ -183,13 +186,18 @@ def estimate(cfg: RunConfig, weights: dict[str, Path], stage_names: list[str] | 
     names = stage_names or (["text", "stage1", "upsample", "stage2", "decode"] if two_stage else
                             ["text", "stage1", "decode"])
     ltx = _ltx_config(weights.get("checkpoint"))
-    transformer = model_bytes("transformer", ltx, dtype_bytes, q) if ltx else 0
+    gen = GENERATIONS.get(cfg.model.version)
+    # Without the files (a dry run that plans offline) the generation table gives the sizes.
+    fallback = _QUANT_FACTOR.get(q, 1.0) * dtype_bytes / 2
+    transformer = model_bytes("transformer", ltx, dtype_bytes, q) if ltx else int((gen.transformer_bytes if gen else 0) * fallback)
     width = _transformer_width(ltx)
     negatives = 2 if cfg.guider.video.cfg != 1.0 or cfg.guider.audio.cfg != 1.0 else 1
     out = []
     for name in names:
         if name == "text":
             w, states = _gemma(weights.get("text_encoder"), dtype_bytes, q)
+            if not w and gen is not None and not cfg.model.tiny:
+                w = int(gen.text_encoder_bytes * fallback)
             a, units = acts["text"], negatives * TEXT_MAX_LENGTH * states
         elif name.startswith("stage"):
             first = name == "stage1"

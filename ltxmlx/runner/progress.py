@@ -1,5 +1,8 @@
-"""Console progress (rich): the current stage, items done in it and denoise steps, with ETAs,
-plus the summary table at the end. The runner reports through this small interface only."""
+"""Console progress (rich): one overall bar across every stage (with ETA), the current stage's items
+and its steps, plus the summary table at the end. The runner reports through this small interface only.
+
+Overall work is counted in stage outputs to compute (an item's text encoding, its stage-1 latent, ...),
+so the ETA assumes their mean cost so far holds for the rest."""
 
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ from rich.table import Table
 
 class NullProgress:
     """Progress sink that shows nothing (tests, library use)."""
+
+    def start_run(self, total_units: int) -> None: ...
 
     def start_stage(self, name: str, n_items: int, n_cached: int) -> None: ...
 
@@ -30,7 +35,7 @@ class RichProgress(NullProgress):
             TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
             console=self.console, transient=False,
         )
-        self.stage_task = self.step_task = None
+        self.stage_task = self.step_task = self.overall_task = None
         self.stage_tasks: dict[str, object] = {}  # item-major order revisits stages: one bar each
 
     def __enter__(self) -> "RichProgress":
@@ -39,6 +44,9 @@ class RichProgress(NullProgress):
 
     def __exit__(self, *exc) -> None:
         self.bar.stop()
+
+    def start_run(self, total_units: int) -> None:
+        self.overall_task = self.bar.add_task("overall", total=max(total_units, 1))
 
     def start_stage(self, name: str, n_items: int, n_cached: int) -> None:
         if name in self.stage_tasks:
@@ -55,10 +63,13 @@ class RichProgress(NullProgress):
         self.step_task = self.bar.add_task(f"  steps (batch of {n_items})", total=None)
 
     def step(self, step: int, total: int) -> None:
-        self.bar.update(self.step_task, completed=step + 1, total=total)
+        # `step` counts steps done (some stages report 0-based tiles): never past the total.
+        self.bar.update(self.step_task, completed=min(max(step, 0), total), total=total)
 
     def items_done(self, n: int) -> None:
         self.bar.advance(self.stage_task, n)
+        if self.overall_task is not None:
+            self.bar.advance(self.overall_task, n)
 
     def end_stage(self) -> None:
         if self.step_task is not None:

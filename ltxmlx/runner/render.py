@@ -16,7 +16,7 @@ import numpy as np
 from ltxmlx.pipelines.api import RenderItem, Stage, StageContractError, StepEvent
 from ltxmlx.pipelines.config import PipelineConfig
 from ltxmlx.pipelines.factory import make_pipeline
-from ltxmlx.pipelines.validation import validate_items
+from ltxmlx.config.validate import validate_items
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import mlx.core as mx
 import numpy as np
 
 from ltxmlx.config.plan import Plan, PlannedItem, shape_signature
-from ltxmlx.errors import ShapeError
+from ltxmlx.errors import RunInterrupted, ShapeError
 from ltxmlx.media.contact_sheet import SheetCell, save_thumbnail, write_contact_sheet
 from ltxmlx.media.video import write_mp4
 from ltxmlx.pipelines.api import Stage, StageContractError
@@ -29,8 +29,10 @@ from ltxmlx.runner.render import run_stage
 from ltxmlx.runner import memory
 from ltxmlx.runner.manifest import Manifest
 from ltxmlx.runner.outputs import RunDir
+from ltxmlx.runner.ownership import RunLock
 from ltxmlx.runner.progress import NullProgress
 from ltxmlx.runner.stage_cache import StageCache
+from ltxmlx.runner.status import write_status
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +57,10 @@ class RunResult:
 class Runner:
     def __init__(self, stages: Sequence[Stage], plan: Plan, run_dir: RunDir, cache: StageCache, *,
                  order: str = "stage_major", crf: int = 19, contact_sheet: bool = True,
-                 video_metadata: Callable[[PlannedItem], dict] | None = None, progress=None):
+                 video_metadata: Callable[[PlannedItem], dict] | None = None, progress=None,
+                 should_stop: Callable[[], bool] | None = None):
         self.stages, self.plan, self.run_dir, self.cache = list(stages), plan, run_dir, cache
+        self.should_stop = should_stop or (lambda: False)
         self.order, self.crf, self.want_sheet = order, crf, contact_sheet
         self.video_metadata = video_metadata or (lambda p: {"id": p.item.id, "seed": p.item.seed})
         self.progress = progress or NullProgress()
@@ -65,14 +69,42 @@ class Runner:
         self.timings: dict[str, dict[str, float]] = {p.item.id: {} for p in plan.items}
         self.peaks: dict[str, int] = {p.item.id: 0 for p in plan.items}
         self.computed_keys: dict[str, list[str]] = {s.name: [] for s in self.stages}
+        self.starts: dict[str, int] = {}  # item id -> index of the first stage it needs
+        self.n_finished = 0
 
     # ---- public -------------------------------------------------------------------------------
     def run(self) -> RunResult:
+        """Render every pending item, holding the run directory's lock and keeping `status.json` current.
+
+        Raises RunInterrupted (after the batch in flight is saved) when `should_stop()` turns True.
+        """
         self.run_dir.prepare()
+        total = len(self.plan.items)
+        with RunLock(self.run_dir.root):
+            try:
+                result = self._run()
+            except RunInterrupted as e:
+                write_status(self.run_dir.root, "interrupted", e.finished, e.total)
+                log.info("interrupted: %d of %d items finished", e.finished, e.total)
+                raise
+            except KeyboardInterrupt:
+                write_status(self.run_dir.root, "interrupted", self.n_finished, total, "stopped at once")
+                log.info("interrupted at once: %d of %d items finished", self.n_finished, total)
+                raise
+            except Exception as e:
+                write_status(self.run_dir.root, "failed", self.n_finished, total, f"{type(e).__name__}: {e}")
+                raise
+            write_status(self.run_dir.root, "finished", len(result.finished), total)
+            return result
+
+    def _run(self) -> RunResult:
         self.cache.clean_partials()
         expected = {p.item.id: p.keys for p in self.plan.items}
         done_before = self.manifest.finished(expected, self.run_dir.root)
         pending = [p for p in self.plan.items if p.item.id not in done_before]
+        self.n_finished = len(done_before)
+        write_status(self.run_dir.root, "running", self.n_finished, len(self.plan.items))
+        self.progress.start_run(self._units(pending))
         log.info("%d items, %d finished earlier, %d to render (%s)", len(self.plan.items),
                  len(done_before), len(pending), self.order)
         if self.order == "item_major":
@@ -105,9 +137,8 @@ class Runner:
         final = index == len(self.stages) - 1
         by_key: dict[str, PlannedItem] = {}
         for p in items:
-            key = p.keys[stage.name]
-            if final or not self.cache.has(stage.name, key):
-                by_key.setdefault(key, p)
+            if index >= self._start(p):
+                by_key.setdefault(p.keys[stage.name], p)
         todo = list(by_key.values())
         n_cached = len({p.keys[stage.name] for p in items}) - len(todo)
         self.stats[stage.name].cached += n_cached
@@ -135,9 +166,36 @@ class Runner:
                 s.seconds += seconds
                 s.peak_bytes = max(s.peak_bytes, peak)
                 self.progress.items_done(len(batch))
+                if final:
+                    self.n_finished += len(batch)
+                    write_status(self.run_dir.root, "running", self.n_finished, len(self.plan.items))
+                log.info("stage %s: batch of %d done in %.1f s (%s)", stage.name, len(batch), seconds,
+                         ", ".join(p.item.id for p in batch))
+                if self.should_stop():
+                    raise RunInterrupted(self.n_finished, len(self.plan.items))
         finally:
             leave(stage)
             self.progress.end_stage()
+
+    def _first_needed(self, p: PlannedItem) -> int:
+        """The stage after the latest intact cached output of `p` (0 when none): every stage from
+        there on runs, so whatever follows a missing or unusable file is recomputed too."""
+        for i in range(len(self.stages) - 2, -1, -1):
+            if self.cache.has(self.stages[i].name, p.keys[self.stages[i].name]):
+                return i + 1
+        return 0
+
+    def _start(self, p: PlannedItem) -> int:
+        # Decided when the item first reaches a stage (item-major: after earlier items filled the cache).
+        if p.item.id not in self.starts:
+            self.starts[p.item.id] = self._first_needed(p)
+        return self.starts[p.item.id]
+
+    def _units(self, pending: list[PlannedItem]) -> int:
+        """Stage outputs this run will compute (for the overall progress)."""
+        first = {p.item.id: self._first_needed(p) for p in pending}
+        return sum(len({p.keys[s.name] for p in pending if i >= first[p.item.id]})
+                   for i, s in enumerate(self.stages))
 
     def _inputs(self, index: int, p: PlannedItem) -> dict[str, mx.array]:
         if index == 0:

@@ -98,7 +98,7 @@ def test_replay_reports_identical_latents(smoke_run, tmp_path, env):
     run, _ = smoke_run
     proc = cli(["ltxmlx.replay", str(run), "--out", str(tmp_path / "replay")], env)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "identical latents" in proc.stdout
+    assert "identical: every stage output, decoded frame and audio sample, and output setting" in proc.stdout
 
 
 def test_multirun_writes_one_run_dir_per_job(tmp_path, env):
@@ -110,3 +110,42 @@ def test_multirun_writes_one_run_dir_per_job(tmp_path, env):
     assert len(runs) == 2
     widths = sorted(probe(next((r / "videos").glob("*.mp4"))).width for r in runs)
     assert widths == [128, 192]
+
+
+def test_ctrl_c_stops_after_the_batch_with_one_line_and_resume_command(tmp_path, env):
+    run = tmp_path / "interrupted"
+    cmd = [sys.executable, "-m", "ltxmlx.run", "+job=smoke", "runner.batch_size=1", f"hydra.run.dir={run}"]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None and not (run / "status.json").is_file():
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=240)
+    assert proc.returncode == 130, err[-3000:]
+    assert f"run directory: {run}" in err and "Traceback" not in err
+    line = next(ln for ln in err.splitlines() if ln.startswith("interrupted:"))
+    assert "items finished; resume with: python -m ltxmlx.run" in line
+    status = json.loads((run / "status.json").read_text())
+    assert status["state"] == "interrupted" and status["total"] == 4
+    assert "interrupted" in (run / "run.log").read_text()
+    resume = line.split("resume with: python -m ")[1].split()
+    again = cli(resume, env)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert json.loads((run / "status.json").read_text())["state"] == "finished"
+    assert len(list((run / "videos").glob("*.mp4"))) == 4
+
+
+def test_multirun_failing_job_is_recorded_and_the_others_still_run(tmp_path, env):
+    sweep = tmp_path / "multi"
+    # Job 0's directory already holds another experiment: that job fails at run time, job 1 renders.
+    (sweep / "0").mkdir(parents=True)
+    (sweep / "0" / "record.json").write_text(json.dumps({"config": {"resolution": {"fps": 1.0}}}))
+    proc = cli(["ltxmlx.run", "-m", "+job=smoke", "resolution=smoke,smoke_wide", "seeds=one",
+                "prompts=[A lighthouse at night]", f"hydra.sweep.dir={sweep}", "hydra.sweep.subdir=${hydra.job.num}"],
+               env)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert "multirun: 1 of 2 jobs failed:" in proc.stderr and "holds another experiment" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert json.loads((sweep / "0" / "status.json").read_text())["state"] == "failed"
+    assert len(list((sweep / "1" / "videos").glob("*.mp4"))) == 1
+    assert json.loads((sweep / "1" / "status.json").read_text())["state"] == "finished"

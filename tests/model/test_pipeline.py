@@ -127,18 +127,25 @@ def test_distilled_and_one_stage_render(tiny):
         assert r.video.shape == (9, 64, 64, 3) and r.audio.shape == (2, 240 * 33)
 
 
-def test_stage_events_are_lazy_until_the_caller_evaluates(tiny):
-    """The denoise loop yields unevaluated state: nothing inside a stage calls mx.eval."""
+def test_stage_events_are_lazy_until_the_caller_evaluates(tiny, monkeypatch):
+    """The denoise loop yields unevaluated state: stage code never calls mx.eval itself."""
     cfg = config(tiny, "distilled")
     stages = make_pipeline(cfg)
     text, stage1 = stages[0], stages[1]
     item = RenderItem("x", "a red fox", "", 1)
     with text:
         contexts = run_stage(text, [item], [{}])
-    with stage1:
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("mx.eval called inside stage code")
+
+    with stage1:  # models are built (and evaluated by the loader) on entry
         gen = stage1.run([item], contexts)
-        next(gen)  # step-0 event: the initial states
-        event = next(gen)
+        with monkeypatch.context() as m:
+            m.setattr(mx, "eval", refuse)
+            m.setattr(mx, "async_eval", refuse)
+            next(gen)  # step-0 event: the initial states
+            event = next(gen)
         assert event.stage == "stage1" and event.step == 1 and event.total == 8
         nxt = event.state["video"]["next"]
         assert isinstance(nxt, mx.array)

@@ -16,7 +16,7 @@ from ltxmlx.pipelines.api import ImageCondition, RenderItem
 from ltxmlx.pipelines.config import LoraSpec, ModelFiles, PipelineConfig
 from ltxmlx.pipelines.factory import make_pipeline
 from ltxmlx.runner.render import render
-from ltxmlx.pipelines.validation import validate_items
+from ltxmlx.config.validate import validate_items
 from tests.conftest import PARITY
 
 CKPT = PARITY / "19b" / "tiny_19b.safetensors"
@@ -74,7 +74,10 @@ def test_bad_config_is_refused_naming_the_key(kw, key):
 
 
 def test_one_stage_accepts_multiples_of_32():
-    make_pipeline(cfg(kind="one_stage", height=96, width=160, files=replace(FILES, distilled_lora=None)))
+    one = make_pipeline(cfg(kind="one_stage", height=96, width=160, files=replace(FILES, distilled_lora=None)))
+    assert [s.name for s in one] == ["text", "stage1", "decode"]
+    with pytest.raises(ConfigError, match="multiple of 64"):  # the same size, two-stage: half of 96 is no latent
+        make_pipeline(cfg(height=96, width=160))
 
 
 def test_stg_block_outside_the_model_is_refused():

@@ -45,12 +45,13 @@ class FakeStage:
     def run(self, items, inputs):
         self.batches.append([it.id for it in items])
         self._write({"event": "run", "stage": self.name, "items": [it.id for it in items]})
-        outs = []
-        for it, inp in zip(items, inputs):
-            # Noise from the item's own key, so batching cannot change results.
-            base = mx.random.normal((2, 4, 4), key=mx.random.key(it.seed if self.per_seed else len(it.prompt)))
-            prev = inp.get("latent", mx.zeros((2, 4, 4)))
-            outs.append({"latent": prev * 0.5 + base * self.setting})
+        # One batched computation, like the real stages: each item's noise comes from its own seed and
+        # the batch is stacked, so a runner that mixed up inputs or outputs within a batch shows.
+        prev = mx.stack([inp.get("latent", mx.zeros((2, 4, 4))) for inp in inputs])
+        noise = mx.stack([mx.random.normal((2, 4, 4), key=mx.random.key(it.seed if self.per_seed else len(it.prompt)))
+                          for it in items])
+        latents = prev * 0.5 + noise * self.setting
+        outs = [{"latent": latents[i]} for i in range(len(items))]
         for s in range(self.steps):
             yield StepEvent(self.name, s, self.steps, [o["latent"] for o in outs])
         return outs

@@ -9,7 +9,7 @@ from safetensors import safe_open
 
 from ltxmlx.components.diffusion_steps import EulerStep
 from ltxmlx.components.latent_tools import VideoLatentShape, VideoLatentTools
-from ltxmlx.components.noisers import GivenNoiser
+from ltxmlx.components.noisers import noise_latent
 from ltxmlx.conditioning import (
     condition_by_keyframe,
     condition_by_latent_index,
@@ -33,7 +33,7 @@ def test_first_frame_conditioning_matches_official_i2v_state():
     tools = _tools(9, 32, 64)
     image_latent = tools.unpatchify(mx.array(ref("stage1.video.clean_latent")))[:, :, :1]
     state = condition_by_latent_index(tools.create_initial_state(), tools, image_latent, strength=1.0)
-    state = GivenNoiser(mx.array(f.get_tensor("in.noise.stage1.video")))(state)
+    state = noise_latent(state, mx.array(f.get_tensor("in.noise.stage1.video")))
     np.testing.assert_array_equal(np.array(state.denoise_mask), ref("stage1.video.denoise_mask"))
     np.testing.assert_array_equal(np.array(state.latent), ref("stage1.step0.video.latent"))
     x0 = post_process_latent(mx.array(ref("stage1.step0.video.denoised")), state.denoise_mask, state.clean_latent)
@@ -61,7 +61,7 @@ def test_keyframe_appends_tokens_with_shifted_time_and_is_cleared():
     time = np.array(state.positions[0, 0, -6:]) * 24.0
     np.testing.assert_allclose(time, [[16, 17]] * 6, atol=1e-5)
     assert float(state.denoise_mask[:, -6:].max()) == 0.0 and float(state.latent[:, -6:].max()) == 0.0
-    noised = GivenNoiser(mx.random.normal(state.latent.shape, key=mx.random.key(0)))(state)
+    noised = noise_latent(state, mx.random.normal(state.latent.shape, key=mx.random.key(0)))
     np.testing.assert_array_equal(np.array(noised.latent[:, -6:]), 1.0)  # strength 1: stays clean
     assert tools.clear_conditioning(noised).latent.shape == base.latent.shape
     with pytest.raises(ShapeError, match="outside the video"):

@@ -12,7 +12,7 @@ from ltxmlx.config.compose import compose_config
 from ltxmlx.config.jobs import UnknownOptionError, available_jobs, group_options
 from ltxmlx.config.preflight import BadOverrideError, preflight
 from ltxmlx.config.validate import to_run_config, validate
-from ltxmlx.errors import ConfigError, LtxmlxError
+from ltxmlx.errors import ConfigError
 from ltxmlx.runner.outputs import OutputDirError
 from ltxmlx.weights import MissingWeightsError
 
@@ -81,6 +81,14 @@ def test_weight_refs_and_model_pipeline_mismatch_are_refused():
     (["+job=smoke", "resolution=smoke,smoke_wide"], BadOverrideError, "add -m"),
     (["+job=smoke", "nosuchkey=1"], BadOverrideError, "nosuchkey"),
     (["+job=smoke", "runner.batch_size=many"], ConfigError, "runner.batch_size"),
+    # Bounds the pipeline enforces are checked in pre-flight, under the key the user typed.
+    (["+job=smoke", "pipeline=two_stage", "model=tiny_dev", "guider=multimodal", "scheduler=ltx2",
+      "guider.video.rescale=1.5"], ConfigError, "'guider.video.rescale' = 1.5"),
+    (["+job=smoke", "guider.audio.stg=25"], ConfigError, "'guider.audio.stg' = 25"),
+    # Typos get a suggestion, not Hydra's "+key" hint (which would then fail).
+    (["+job=smoke", "runner.crff=3"], BadOverrideError, "unknown config key 'runner.crff' (did you mean 'runner.crf'?)"),
+    (["+job=smoke", "resolution=smok"], UnknownOptionError, "unknown resolution option 'smok' (did you mean 'smoke'?)"),
+    (["+job=smok"], UnknownOptionError, "unknown job 'smok' (did you mean 'smoke'?)"),
 ])
 def test_bad_input_is_one_clear_error(argv, error, text):
     with pytest.raises(error) as e:
@@ -104,10 +112,6 @@ def test_cli_bad_input_exits_2_with_one_line():
     bad = subprocess.run([sys.executable, "-m", "ltxmlx.run", "+job=nope"], cwd=REPO, capture_output=True, text=True)
     assert bad.returncode == 2
     assert len(bad.stderr.strip().splitlines()) == 1 and bad.stderr.startswith("error: unknown job 'nope'")
-
-
-def test_errors_are_ltxmlx_errors():
-    assert issubclass(UnknownOptionError, LtxmlxError) and issubclass(MissingWeightsError, LtxmlxError)
 
 
 def test_pipeline_config_makes_sampling_explicit():

@@ -8,7 +8,7 @@ import pytest
 from safetensors import safe_open
 
 from ltxmlx.components.latent_tools import LatentState, VideoLatentShape, VideoLatentTools
-from ltxmlx.components.noisers import GivenNoiser, KeyedNoiser, draw_noise, item_key, noise_latent
+from ltxmlx.components.noisers import draw_noise, item_key, noise_latent
 from ltxmlx.errors import ShapeError
 
 PIPELINE = Path(__file__).parents[1] / "fixtures" / "parity" / "19b" / "pipeline_dev.safetensors"
@@ -19,9 +19,13 @@ def _state(batch: int) -> LatentState:
     return tools.create_initial_state()
 
 
+def _keyed(keys, state: LatentState) -> LatentState:
+    return noise_latent(state, draw_noise(keys, tuple(state.latent.shape[1:])))
+
+
 def test_item_noise_is_the_same_alone_or_in_a_batch():
-    alone = KeyedNoiser([item_key(7, 0, "video")])(_state(1))
-    batch = KeyedNoiser([item_key(3, 0, "video"), item_key(11, 0, "video"), item_key(7, 0, "video")])(_state(3))
+    alone = _keyed([item_key(7, 0, "video")], _state(1))
+    batch = _keyed([item_key(3, 0, "video"), item_key(11, 0, "video"), item_key(7, 0, "video")], _state(3))
     np.testing.assert_array_equal(np.array(alone.latent[0]), np.array(batch.latent[2]))
     assert not np.allclose(np.array(batch.latent[0]), np.array(batch.latent[2]))
 
@@ -51,12 +55,12 @@ def test_partial_noise_scale_matches_official_stage2_renoise():
     f = safe_open(str(PIPELINE), "np")
     tools = VideoLatentTools(VideoLatentShape.from_pixels(1, 4, 9, 64, 128), fps=24.0)
     state = tools.create_initial_state(initial_latent=mx.array(f.get_tensor("out.upsampled_video_latent")))
-    out = GivenNoiser(mx.array(f.get_tensor("in.noise.stage2.video")))(state, 0.909375011920929)
+    out = noise_latent(state, mx.array(f.get_tensor("in.noise.stage2.video")), 0.909375011920929)
     np.testing.assert_allclose(np.array(out.latent), f.get_tensor("out.stage2.step0.video.latent"), atol=1e-6)
 
 
 def test_given_noise_shape_is_checked():
     with pytest.raises(ShapeError, match="noise"):
-        GivenNoiser(mx.zeros((1, 3, 4)))(_state(1))
-    with pytest.raises(ShapeError, match="batch of 2"):
-        KeyedNoiser([item_key(1, 0, "video"), item_key(2, 0, "video")])(_state(1))
+        noise_latent(_state(1), mx.zeros((1, 3, 4)))
+    with pytest.raises(ShapeError, match="noise"):  # noise for a batch of 2, state of 1
+        _keyed([item_key(1, 0, "video"), item_key(2, 0, "video")], _state(1))

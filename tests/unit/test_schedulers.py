@@ -8,7 +8,6 @@ import pytest
 from safetensors import safe_open
 
 from ltxmlx.components.schedulers import (
-    DISTILLED_SIGMA_VALUES,
     STAGE_2_DISTILLED_SIGMA_VALUES,
     FixedSigmas,
     LTX2Scheduler,
@@ -43,10 +42,10 @@ def test_more_tokens_shift_sigmas_up():
     assert large[-2] == pytest.approx(0.1, abs=1e-6) and small[-2] == pytest.approx(0.1, abs=1e-6)
 
 
-def test_distilled_tables():
-    assert np.array(distilled_sigmas()).tolist() == pytest.approx(list(DISTILLED_SIGMA_VALUES))
-    assert len(DISTILLED_SIGMA_VALUES) == 9 and len(STAGE_2_DISTILLED_SIGMA_VALUES) == 4
-    assert float(stage2_distilled_sigmas()[0]) == pytest.approx(0.909375)
+def test_distilled_tables_match_the_official_lists():
+    f = safe_open(str(NUMERICS), "np")
+    np.testing.assert_array_equal(np.array(distilled_sigmas()), f.get_tensor("out.distilled_sigmas"))
+    np.testing.assert_array_equal(np.array(stage2_distilled_sigmas()), f.get_tensor("out.stage2_distilled_sigmas"))
     assert FixedSigmas(STAGE_2_DISTILLED_SIGMA_VALUES).execute(3).shape == (4,)
     with pytest.raises(ValueError, match="3 steps"):
         FixedSigmas(STAGE_2_DISTILLED_SIGMA_VALUES).execute(5)

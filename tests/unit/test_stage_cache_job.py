@@ -59,10 +59,36 @@ def test_render_writes_record_and_replay_matches(cfg, tmp_path):
 def test_replay_reports_differences(cfg, tmp_path):
     run = tmp_path / "outputs" / "smoke" / "first"
     render(cfg, run, overrides=[], choices={}, make_stages=make)
-    # Corrupt one cached latent of the original run: the replay must notice.
+    # The original run's stage 1 had produced something else (an intact file, other values): replay notices.
     victim = sorted((run / "cache" / "stage1").glob("*.safetensors"))[0]
     import mlx.core as mx
-    arrays, meta = mx.load(str(victim), return_metadata=True)
-    mx.save_safetensors(str(victim), {k: v + 1 for k, v in arrays.items()}, metadata=meta)
+    from ltxmlx.runner.stage_cache import StageCache
+    arrays = mx.load(str(victim))
+    StageCache(run / "cache").save("stage1", victim.stem, {k: v + 1 for k, v in arrays.items()}, {})
     diffs = replay(run, tmp_path / "replayed", Console(quiet=True), make_stages=make)
     assert len(diffs) == 1 and "stage1/latent" in diffs[0]
+
+
+def test_replay_compares_the_videos_not_only_the_latents(cfg, tmp_path):
+    run = tmp_path / "outputs" / "smoke" / "first"
+    render(cfg, run, overrides=[], choices={}, make_stages=make)
+    videos = sorted((run / "videos").glob("*.mp4"))
+    # Same latents, but the original's first video holds other frames and metadata (e.g. re-encoded).
+    videos[0].write_bytes(videos[1].read_bytes())
+    diffs = replay(run, tmp_path / "replayed", Console(quiet=True), make_stages=make)
+    entries = [json.loads(line) for line in (run / "manifest.jsonl").read_text().splitlines()]
+    victim = next(e["id"] for e in entries if e["video"] == f"videos/{videos[0].name}")
+    assert diffs and all(d.startswith(victim) for d in diffs)
+    assert any("decoded frames" in d for d in diffs) and any("video metadata id" in d for d in diffs)
+    assert not any("/latent" in d for d in diffs)  # the stage outputs themselves match
+
+
+def test_replay_cannot_replay_exits_2_with_one_line(tmp_path, capsys):
+    from ltxmlx.replay import main
+
+    assert main([str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no record.json" in err
+    (tmp_path / "record.json").write_text("[1, 2")
+    assert main([str(tmp_path)]) == 2
+    assert "not readable JSON" in capsys.readouterr().err

@@ -61,8 +61,11 @@ def test_stage_major_batches_dedupes_and_writes_outputs(smoke_cfg, tmp_path):
 
 
 def test_batched_equals_solo(smoke_cfg, tmp_path):
-    _, plan, _ = render(smoke_cfg, tmp_path / "b2", batch_size=2)
+    stages, plan, _ = render(smoke_cfg, tmp_path / "b2", batch_size=2)
+    assert max(len(b) for b in stages[2].batches) == 2  # really batched
     render(smoke_cfg, tmp_path / "b1", batch_size=1)
+    videos = {decode_video(tmp_path / "b2/videos" / p.video_name()).tobytes() for p in plan.items}
+    assert len(videos) == len(plan.items)  # items stay distinct: the batch does not collapse them
     for p in plan.items:
         k = p.keys["stage2"]
         a = mx.load(str(tmp_path / "b2/cache/stage2" / f"{k}.safetensors"))["latent"]

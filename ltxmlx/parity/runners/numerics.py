@@ -1,8 +1,17 @@
-"""Parity runner for common.numerics: sigma schedules, RoPE frequency grids and full-size RoPE tables."""
+"""Parity runner for common.numerics: sigma schedules, RoPE frequency grids and full-size RoPE tables.
+
+The case has no inputs: every parameter comes from its output names and shapes. Scheduler outputs
+are named `scheduler.steps<N>.<default_tokens | latent_<d>x<d>... | no_stretch>`, frequency grids
+`rope.freq_grid_<np|torch>.theta<T>.npos<P>.dim<D>`; the full RoPE tables take their heads, inner
+dimension and token count from the table shapes (B, heads, tokens, inner / heads / 2). Only the video
+latent grid of the full table is not in the case: its frames x height x width must multiply to the
+token count, else the case is refused.
+"""
 
 from __future__ import annotations
 
 import math
+import re
 
 import mlx.core as mx
 import numpy as np
@@ -30,27 +39,52 @@ def _rope(positions: mx.array, max_pos: tuple[float, ...], inner_dim: int, heads
     return cos.transpose(0, 2, 1, 3), sin.transpose(0, 2, 1, 3)
 
 
-def run(case) -> dict[str, mx.array]:
+_SCHED = re.compile(r"^scheduler\.steps(\d+)\.(default_tokens|no_stretch|latent_(\d+(?:x\d+)*))$")
+_GRID = re.compile(r"^rope\.freq_grid_(np|torch)\.theta([0-9.e+-]+)\.npos(\d+)\.dim(\d+)$")
+VIDEO_GRID = (2, 1, 2)  # latent frames, height, width of the full video table (cross-checked below)
+FPS = 24.0
+
+
+def _scheduler(name: str, m: re.Match, shape: list[int]) -> mx.array:
+    steps = int(m.group(1))
+    if shape != [steps + 1]:
+        raise ValueError(f"{name}: {steps} steps give {steps + 1} sigmas, the case holds {shape}")
     sched = LTX2Scheduler()
-    out = {
-        "scheduler.steps30.default_tokens": sched.execute(30),
-        "scheduler.steps40.default_tokens": sched.execute(40),
-        "scheduler.steps4.default_tokens": sched.execute(4),
-        "scheduler.steps8.default_tokens": sched.execute(8),
-        "scheduler.steps30.latent_1x128x16x16x24": sched.execute(30, latent=mx.zeros((1, 128, 16, 16, 24))),
-        "scheduler.steps8.latent_1x128x2x3x4": sched.execute(8, latent=mx.zeros((1, 128, 2, 3, 4))),
-        "scheduler.steps10.no_stretch": sched.execute(10, stretch=False),
-        "distilled_sigmas": distilled_sigmas(),
-        "stage2_distilled_sigmas": stage2_distilled_sigmas(),
-        "rope.freq_grid_np.theta1e4.npos3.dim4096": freq_grid(THETA, 4096, 3),
-        "rope.freq_grid_torch.theta1e4.npos3.dim4096": _freq_grid_float32(THETA, 4096, 3),
-        "rope.freq_grid_np.theta1e4.npos1.dim2048": freq_grid(THETA, 2048, 1),
-    }
-    # Full-size tables on a tiny grid: 2 latent frames x 1 x 2 at 24 fps, and 4 audio latents.
-    video_pos = video_positions(VideoLatentShape(1, 128, 2, 1, 2), fps=24.0)
-    out["rope.full_video.positions"] = video_pos
-    out["rope.full_video.cos"], out["rope.full_video.sin"] = _rope(video_pos, VIDEO_MAX_POS, 4096, 32)
-    audio_pos = audio_positions(1, 4)
-    out["rope.full_audio.positions"] = audio_pos
-    out["rope.full_audio.cos"], out["rope.full_audio.sin"] = _rope(audio_pos, AUDIO_MAX_POS, 2048, 32)
+    if m.group(2) == "no_stretch":
+        return sched.execute(steps, stretch=False)
+    if m.group(3):
+        return sched.execute(steps, latent=mx.zeros(tuple(int(d) for d in m.group(3).split("x"))))
+    return sched.execute(steps)
+
+
+def _grid(m: re.Match):
+    theta, n_axes, dim = float(m.group(2)), int(m.group(3)), int(m.group(4))
+    return freq_grid(theta, dim, n_axes) if m.group(1) == "np" else _freq_grid_float32(theta, dim, n_axes)
+
+
+def _tables(case, prefix: str, positions: mx.array, max_pos: tuple[float, ...], out: dict) -> None:
+    _, heads, tokens, half = case.outputs[f"{prefix}.cos"]["shape"]
+    if positions.shape[2] != tokens:
+        raise ValueError(f"{prefix}: {positions.shape[2]} positions for {tokens} table tokens")
+    out[f"{prefix}.positions"] = positions
+    out[f"{prefix}.cos"], out[f"{prefix}.sin"] = _rope(positions, max_pos, 2 * heads * half, heads)
+
+
+def run(case) -> dict[str, mx.array]:
+    out = {"distilled_sigmas": distilled_sigmas(), "stage2_distilled_sigmas": stage2_distilled_sigmas()}
+    for name, spec in case.outputs.items():
+        if m := _SCHED.match(name):
+            out[name] = _scheduler(name, m, list(spec["shape"]))
+        elif m := _GRID.match(name):
+            out[name] = _grid(m)
+    if "rope.full_video.cos" in case.outputs:
+        tokens = case.outputs["rope.full_video.cos"]["shape"][2]
+        if math.prod(VIDEO_GRID) != tokens:
+            raise ValueError(f"rope.full_video: the {VIDEO_GRID} latent grid has {math.prod(VIDEO_GRID)} tokens, "
+                             f"the case {tokens}")
+        _tables(case, "rope.full_video", video_positions(VideoLatentShape(1, 128, *VIDEO_GRID), fps=FPS),
+                VIDEO_MAX_POS, out)
+    if "rope.full_audio.cos" in case.outputs:
+        tokens = case.outputs["rope.full_audio.cos"]["shape"][2]
+        _tables(case, "rope.full_audio", audio_positions(1, tokens), AUDIO_MAX_POS, out)
     return out
