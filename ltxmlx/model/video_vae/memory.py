@@ -30,13 +30,16 @@ log = logging.getLogger(__name__)
 PATHS = ("untiled", "tiled", "chunked")
 # ACTIVATION_FACTORS[device class][generation][path]; see the module docstring.
 ACTIVATION_FACTORS = {
+    # To be refitted with bench/vae_decode.py --calibrate (full size); until then the untiled / tiled
+    # values measured on an H100 with the previous estimate and a guess for the streamed path.
     "gpu": {
         "19b": {"untiled": 9.0, "tiled": 19.0, "chunked": 8.0},
         "22b": {"untiled": 9.0, "tiled": 19.0, "chunked": 8.0},
     },
+    # bench/vae_decode.py --small --calibrate (8-channel decoders; largest errors 3 / 9 / 20 %)
     "cpu": {
-        "19b": {"untiled": 40.0, "tiled": 40.0, "chunked": 40.0},
-        "22b": {"untiled": 40.0, "tiled": 40.0, "chunked": 40.0},
+        "19b": {"untiled": 15.47, "tiled": 23.63, "chunked": 14.84},
+        "22b": {"untiled": 19.26, "tiled": 28.54, "chunked": 13.54},
     },
 }
 BLEND_BUFFERS = 3
@@ -118,6 +121,34 @@ def decode_path(tiling: TilingConfig | None) -> str:
     return "chunked" if tiling.chunk_frames is not None else "tiled"
 
 
+def estimate_terms(
+    config: VideoDecoderConfig,
+    batch: int,
+    frames: int,
+    height: int,
+    width: int,
+    dtype: mx.Dtype,
+    tiling: TilingConfig | None = None,
+) -> tuple[str, int, int]:
+    """(path, scaled, fixed): the estimate is ACTIVATION_FACTORS[..][path] x scaled + fixed bytes."""
+    path = decode_path(tiling)
+    elem_bytes = activation_factor(config, path)[1] or dtype.size
+    st, sh, sw = config.scale_factors
+    size = None if tiling is None else tiling.tile_size
+    h, w = min(size or height, height), min(size or width, width)
+    if path == "chunked":
+        profiles = stage_profiles(config)
+        chunk = min(tiling.chunk_frames, frames)
+        scaled, fixed = step_elements(profiles, chunk, h, w), carried_elements(profiles, h, w)
+        out_frames = chunk * st
+    else:
+        f = frames if tiling is None else min(tiling.tile_frames or frames, frames)
+        scaled, fixed = largest_activation(config, f, h, w), 0
+        out_frames = (f - 1) * st + 1
+    blend = BLEND_BUFFERS * out_frames * h * sh * w * sw * config.out_channels * 4
+    return path, batch * scaled * elem_bytes, batch * (fixed * elem_bytes + blend)
+
+
 def estimate_decode_bytes(
     config: VideoDecoderConfig,
     batch: int,
@@ -129,23 +160,8 @@ def estimate_decode_bytes(
 ) -> int:
     """Estimated peak bytes (activations and blend buffers, not weights) to decode a (frames, height,
     width) latent with `tiling` (None: untiled) on the default device."""
-    path = decode_path(tiling)
-    factor, elem_bytes = activation_factor(config, path)
-    elem_bytes = elem_bytes or dtype.size
-    st, sh, sw = config.scale_factors
-    size = None if tiling is None else tiling.tile_size
-    h, w = min(size or height, height), min(size or width, width)
-    if path == "chunked":
-        profiles = stage_profiles(config)
-        chunk = min(tiling.chunk_frames, frames)
-        act = factor * step_elements(profiles, chunk, h, w) + carried_elements(profiles, h, w)
-        out_frames = chunk * st
-    else:
-        f = frames if tiling is None else min(tiling.tile_frames or frames, frames)
-        act = factor * largest_activation(config, f, h, w)
-        out_frames = (f - 1) * st + 1
-    blend = BLEND_BUFFERS * out_frames * h * sh * w * sw * config.out_channels * 4
-    return int(batch * (act * elem_bytes + blend))
+    path, scaled, fixed = estimate_terms(config, batch, frames, height, width, dtype, tiling)
+    return int(activation_factor(config, path)[0] * scaled + fixed)
 
 
 CHUNK_FRAMES = (8, 6, 4, 3, 2, 1)  # streamed chunk lengths tried, longest (fastest) first
