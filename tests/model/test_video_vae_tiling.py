@@ -21,7 +21,6 @@ from ltxmlx.model.video_vae import (
     TilingConfig,
     VideoDecoder,
     VideoDecoderConfig,
-    choose_tiling,
     decode_video,
     estimate_decode_bytes,
     tiled_decode,
@@ -130,18 +129,10 @@ def _full_size_decoder_config(name: str) -> VideoDecoderConfig:
 
 
 @pytest.mark.parametrize("manifest", ["manifest_ltx2_19b.json", "manifest_ltx23_22b.json"])
-def test_auto_tiling_fits_the_memory_budget(manifest):
+def test_overlapping_tiles_estimate_follows_the_tile_not_the_video(manifest):
     config = _full_size_decoder_config(manifest)
-    shape = (1, 16, 32, 48, 128)  # 121 frames at 1024x1536
-    assert choose_tiling(config, shape, mx.bfloat16, budget=1024**4) is None
-    budget = 4 * 1024**3
-    assert estimate_decode_bytes(config, 1, 16, 32, 48, mx.bfloat16) > budget
-    tiling = choose_tiling(config, shape, mx.bfloat16, budget=budget)
-    tile = (tiling.tile_frames or 16, min(tiling.tile_size or 48, 32), tiling.tile_size or 48)
-    assert estimate_decode_bytes(config, 1, *tile, mx.bfloat16) <= budget
-    # A bigger budget never makes the tiles smaller.
-    larger = choose_tiling(config, shape, mx.bfloat16, budget=4 * budget)
-    assert (larger.tile_frames or 16) >= tile[0]
-    assert (larger.tile_size or 48) >= tile[2]
-    # Temporal chunks of at most the official ~80 frames keep one chunk in memory at a time.
-    assert tiling.tile_frames is not None and (tiling.tile_frames - 1) * 8 + 1 <= 81
+    tiling = TilingConfig(tile_frames=10, frame_overlap=4, tile_size=24, spatial_overlap=2)
+    whole = estimate_decode_bytes(config, 1, 16, 32, 48, mx.bfloat16)
+    tiled = estimate_decode_bytes(config, 1, 16, 32, 48, mx.bfloat16, tiling)
+    assert tiled == estimate_decode_bytes(config, 1, 40, 64, 64, mx.bfloat16, tiling)
+    assert tiled < whole

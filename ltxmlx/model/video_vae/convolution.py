@@ -7,6 +7,7 @@ import mlx.core as mx
 from mlx import nn
 
 from ltxmlx.errors import ShapeError
+from ltxmlx.model.video_vae.temporal_context import TemporalContext, join_frames
 
 
 def reflect_pad_hw(x: mx.array, pad: int) -> mx.array:
@@ -52,9 +53,38 @@ class CausalConv3d(nn.Module):
             in_channels, out_channels, kernel_size, padding=(0, pad, pad) if padding_mode == "zeros" else 0
         )
 
-    def __call__(self, x: mx.array, causal: bool) -> mx.array:
+    def time_padding(self, causal: bool) -> tuple[int, int]:
+        """Repeated first / last frames in front of / after the video."""
         k = self.kernel_size
-        x = repeat_frames(x, k - 1, 0) if causal else repeat_frames(x, (k - 1) // 2, (k - 1) // 2)
+        return (k - 1, 0) if causal else ((k - 1) // 2, (k - 1) // 2)
+
+    def _convolve(self, x: mx.array) -> mx.array:
         if self.padding_mode == "reflect":
-            x = reflect_pad_hw(x, k // 2)
+            x = reflect_pad_hw(x, self.kernel_size // 2)
         return self.conv(x)
+
+    def __call__(self, x: mx.array, causal: bool) -> mx.array:
+        return self._convolve(repeat_frames(x, *self.time_padding(causal)))
+
+    def stream(self, x: mx.array | None, causal: bool, ctx: TemporalContext) -> mx.array | None:
+        """One chunk of a streamed video: the output frames that the frames seen so far determine, in
+        order; over all chunks they concatenate to `self(video, causal)` exactly. Carries the last
+        k-1 (time-padded) input frames in `ctx`."""
+        front, back = self.time_padding(causal)
+        frames = self.ctx_frames(x, front, ctx)
+        if frames is None:
+            return None
+        if ctx.last and back:
+            frames = repeat_frames(frames, 0, back)
+        keep = self.kernel_size - 1
+        ctx.carry(self, "input", frames[:, max(0, frames.shape[1] - keep) :] if keep else None)
+        if frames.shape[1] < self.kernel_size:
+            return None
+        return self._convolve(frames)
+
+    def ctx_frames(self, x: mx.array | None, front: int, ctx: TemporalContext) -> mx.array | None:
+        """Carried input frames followed by the chunk; the video's first frame repeated in front."""
+        carried = ctx.carried(self, "input")
+        if carried is None and x is not None and ctx.start(self, "input"):
+            carried = repeat_frames(x[:, :1], front - 1, 0) if front else None
+        return join_frames(carried, x)

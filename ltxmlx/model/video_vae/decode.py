@@ -17,6 +17,7 @@ import mlx.core as mx
 
 from ltxmlx.model.video_vae.decoder import VideoDecoder
 from ltxmlx.model.video_vae.memory import choose_tiling
+from ltxmlx.model.video_vae.streaming import stream_decode
 from ltxmlx.model.video_vae.tiling import AxisPlan, TilingConfig, plan_axis
 
 AUTO = "auto"
@@ -63,8 +64,10 @@ def decode_steps(
     frames (for the LTX factors).
 
     tiling: a TilingConfig, None (one untiled decode, yielded UNTILED_CHUNK_FRAMES frames at a time),
-    or "auto" (tile sizes chosen so that the estimated peak stays within `memory_budget` bytes; see
-    `memory.choose_tiling`). Inputs are checked when the first chunk is requested.
+    or "auto" (untiled, streamed chunks or streamed spatial tiles, chosen so that the estimated peak
+    stays within `memory_budget` bytes; see `memory.choose_tiling`). A tiling with `chunk_frames`
+    streams the decode (exact); one with `tile_frames` blends overlapping temporal tiles. Inputs are
+    checked when the first chunk is requested.
     """
     decoder.check_latent(latent)
     z = latent.transpose(0, 2, 3, 4, 1)  # the one layout conversion: channels-last from here on
@@ -78,7 +81,10 @@ def decode_steps(
             frames = to_rgb(pixels[:, start : start + UNTILED_CHUNK_FRAMES])
             yield DecodeStep(frames, frames)
         return
-    yield from tiled_decode(decoder, z, tiling)
+    if tiling.chunk_frames is not None:
+        yield from chunked_decode(decoder, z, tiling)
+    else:
+        yield from tiled_decode(decoder, z, tiling)
 
 
 def _plans(decoder: VideoDecoder, shape: tuple[int, ...], tiling: TilingConfig) -> tuple[AxisPlan, AxisPlan, AxisPlan]:
@@ -89,6 +95,49 @@ def _plans(decoder: VideoDecoder, shape: tuple[int, ...], tiling: TilingConfig) 
         plan_axis(h, tiling.tile_size, tiling.spatial_overlap, sh, temporal=False),
         plan_axis(w, tiling.tile_size, tiling.spatial_overlap, sw, temporal=False),
     )
+
+
+def chunked_decode(decoder: VideoDecoder, z: mx.array, tiling: TilingConfig) -> Iterator[DecodeStep]:
+    """Channels-last latent (B, F', H', W', C) -> steps of a streamed decode in chunks of
+    `tiling.chunk_frames` latents, per spatial tile of `tiling.tile_size` (blended as in
+    `tiled_decode`; untiled in space, the frames equal `decoder.decode(z)` exactly). All tiles advance
+    in lockstep: each tile's stream yields the same frame counts, so one RGB chunk is blended from the
+    tiles' matching pixels and handed out before the next."""
+    _, ph, pw = _plans(decoder, z.shape, tiling)
+    tiles = [
+        (hiv, h0, hmask, wiv, w0, wmask)
+        for hiv, h0, hmask in zip(ph.intervals, ph.offsets, ph.masks)
+        for wiv, w0, wmask in zip(pw.intervals, pw.offsets, pw.masks)
+    ]
+    streams = [
+        stream_decode(decoder, z[:, :, hiv.start : hiv.stop, wiv.start : wiv.stop], tiling.chunk_frames)
+        for hiv, _, _, wiv, _, _ in tiles
+    ]
+    if len(tiles) == 1:
+        for state, pixels in streams[0]:
+            frames = None if pixels is None else to_rgb(pixels)
+            yield DecodeStep(state if frames is None else [*state, frames], frames)
+        return
+    wh = mx.array(ph.weights)[:, None, None]
+    ww = mx.array(pw.weights)[None, :, None]
+    while True:
+        canvas = None
+        for (_, h0, hmask, _, w0, wmask), stream in zip(tiles, streams):
+            pixels = None
+            for state, pixels in stream:
+                if pixels is not None:
+                    break
+                yield DecodeStep(state)
+            if pixels is None:  # every stream ends after the same chunks
+                return
+            mask = mx.array(hmask)[None, :, None, None] * mx.array(wmask)[None, None, :, None]
+            if canvas is None:
+                canvas = mx.zeros((pixels.shape[0], pixels.shape[1], len(ph.weights), len(pw.weights), 3), mx.float32)
+            hs, ws = slice(h0, h0 + pixels.shape[2]), slice(w0, w0 + pixels.shape[3])
+            canvas[:, :, hs, ws] = canvas[:, :, hs, ws] + pixels.astype(mx.float32) * mask
+            yield DecodeStep([*state, canvas])
+        frames = to_rgb(canvas / (wh * ww))
+        yield DecodeStep([frames], frames)
 
 
 def tiled_decode(decoder: VideoDecoder, z: mx.array, tiling: TilingConfig) -> Iterator[DecodeStep]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import mlx.core as mx
 from mlx import nn
 
@@ -12,6 +14,9 @@ from ltxmlx.model.video_vae.ops import pixel_norm, unpatchify
 from ltxmlx.model.video_vae.per_channel_statistics import PerChannelStatistics
 from ltxmlx.model.video_vae.resnet import UNetMidBlock3D
 from ltxmlx.model.video_vae.sampling import DepthToSpaceUpsample
+from ltxmlx.model.video_vae.temporal_context import TemporalContext
+
+StreamStage = Callable[[mx.array | None, TemporalContext], mx.array | None]
 
 
 class VideoDecoder(nn.Module):
@@ -68,7 +73,35 @@ class VideoDecoder(nn.Module):
         x = self.conv_out(nn.silu(pixel_norm(x)), causal)
         return unpatchify(x, self.config.patch_size).astype(out_dtype)
 
+    def stream_stages(self) -> list[StreamStage]:
+        """`decode` as a chain of streamable stages: conv_in, each residual block, each upsampler,
+        conv_out (the order of `memory.stage_profiles`). Each maps a chunk of its input frames (or
+        None) and its TemporalContext to the output frames known so far (or None); fed a whole video
+        chunk by chunk, the last stage's chunks concatenate to `decode` of it."""
+        causal = self.config.causal
+        dtype = self.conv_in.conv.weight.dtype
+
+        def conv_in(x: mx.array | None, ctx: TemporalContext) -> mx.array | None:
+            x = None if x is None else self.per_channel_statistics.un_normalize(x.astype(dtype))
+            return self.conv_in.stream(x, causal, ctx)
+
+        def conv_out(x: mx.array | None, ctx: TemporalContext) -> mx.array | None:
+            y = self.conv_out.stream(None if x is None else nn.silu(pixel_norm(x)), causal, ctx)
+            return None if y is None else unpatchify(y, self.config.patch_size)
+
+        stages: list[StreamStage] = [conv_in]
+        for block in self.up_blocks:
+            if isinstance(block, UNetMidBlock3D):
+                stages.extend(_bind(res, causal) for res in block.res_blocks)
+            else:
+                stages.append(_bind(block, causal))
+        return [*stages, conv_out]
+
     def __call__(self, latent: mx.array) -> mx.array:
         """Official layout: latent (B, C, F', H', W') -> video (B, 3, F, H, W) (see `output_shape`)."""
         self.check_latent(latent)
         return self.decode(latent.transpose(0, 2, 3, 4, 1)).transpose(0, 4, 1, 2, 3)
+
+
+def _bind(block: nn.Module, causal: bool) -> StreamStage:
+    return lambda x, ctx: block.stream(x, causal, ctx)

@@ -7,6 +7,11 @@ from mlx import nn
 
 from ltxmlx.model.video_vae.convolution import CausalConv3d
 from ltxmlx.model.video_vae.ops import pixel_norm
+from ltxmlx.model.video_vae.temporal_context import TemporalContext
+
+
+def _act(x: mx.array | None) -> mx.array | None:
+    return None if x is None else nn.silu(pixel_norm(x))
 
 
 class ResnetBlock3D(nn.Module):
@@ -22,6 +27,13 @@ class ResnetBlock3D(nn.Module):
         h = self.conv2(nn.silu(pixel_norm(h)), causal)
         return x + h
 
+    def stream(self, x: mx.array | None, causal: bool, ctx: TemporalContext) -> mx.array | None:
+        """One chunk of a streamed video (see `CausalConv3d.stream`); the skip input waits in `ctx`
+        until the convolutions have produced the frames it is added to."""
+        h = self.conv2.stream(_act(self.conv1.stream(_act(x), causal, ctx)), causal, ctx)
+        skip = ctx.align(self, x, 0 if h is None else h.shape[1])
+        return None if h is None else skip + h
+
 
 class UNetMidBlock3D(nn.Module):
     """`num_layers` ResnetBlock3D in sequence (the `res_x` block); keys `res_blocks.<i>.*`."""
@@ -33,4 +45,9 @@ class UNetMidBlock3D(nn.Module):
     def __call__(self, x: mx.array, causal: bool) -> mx.array:
         for block in self.res_blocks:
             x = block(x, causal)
+        return x
+
+    def stream(self, x: mx.array | None, causal: bool, ctx: TemporalContext) -> mx.array | None:
+        for block in self.res_blocks:
+            x = block.stream(x, causal, ctx)
         return x

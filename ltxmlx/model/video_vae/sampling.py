@@ -10,6 +10,7 @@ from mlx import nn
 from ltxmlx.errors import ConfigError
 from ltxmlx.model.video_vae.convolution import CausalConv3d
 from ltxmlx.model.video_vae.ops import depth_to_space, space_to_depth
+from ltxmlx.model.video_vae.temporal_context import TemporalContext
 
 
 class SpaceToDepthDownsample(nn.Module):
@@ -66,10 +67,27 @@ class DepthToSpaceUpsample(nn.Module):
         self.repeats = n // reduction
         self.conv = CausalConv3d(in_channels, n * in_channels // reduction, 3, padding_mode)
 
-    def __call__(self, x: mx.array, causal: bool) -> mx.array:
-        y = depth_to_space(self.conv(x, causal), self.stride)
+    def _expand(self, y: mx.array, x: mx.array) -> mx.array:
+        """Conv output y and the matching input frames x -> depth-to-space (+ residual)."""
+        y = depth_to_space(y, self.stride)
         if self.residual:
             skip = depth_to_space(x, self.stride)
             # Channel k of the skip is input channel k mod C (torch .repeat tiles, not interleaves).
             y = y + (mx.tile(skip, (1, 1, 1, 1, self.repeats)) if self.repeats > 1 else skip)
+        return y
+
+    def __call__(self, x: mx.array, causal: bool) -> mx.array:
+        y = self._expand(self.conv(x, causal), x)
         return y[:, 1:] if self.stride[0] == 2 else y
+
+    def stream(self, x: mx.array | None, causal: bool, ctx: TemporalContext) -> mx.array | None:
+        """One chunk of a streamed video (see `CausalConv3d.stream`): only the video's first output
+        frame is dropped, in the chunk that produces it."""
+        y = self.conv.stream(x, causal, ctx)
+        skip = ctx.align(self, x, 0 if y is None else y.shape[1]) if self.residual else None
+        if y is None:
+            return None
+        y = self._expand(y, skip)
+        if self.stride[0] == 2 and ctx.start(self, "first frame"):
+            y = y[:, 1:]
+        return y if y.shape[1] else None

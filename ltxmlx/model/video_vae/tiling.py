@@ -30,14 +30,23 @@ class TilingConfig:
     (the official default, 80 frames with 24 overlap, is tile_frames=10, frame_overlap=4).
     tile_size / spatial_overlap: latent rows/columns per spatial tile (official 768 px with 64 px
     overlap = 24 and 2 latents for 32x VAEs).
+    chunk_frames: stream the decode in chunks of this many latent frames instead of overlapping
+    temporal tiles: every layer carries its temporal context across chunks, so the result equals the
+    untiled decode exactly (of each spatial tile) and memory does not grow with the frame count.
     """
 
     tile_frames: int | None = None
     frame_overlap: int = 4
     tile_size: int | None = None
     spatial_overlap: int = 2
+    chunk_frames: int | None = None
 
     def __post_init__(self) -> None:
+        if self.chunk_frames is not None and (self.chunk_frames < 1 or self.tile_frames is not None):
+            raise ShapeError(
+                f"TilingConfig: chunk_frames must be >= 1 and excludes tile_frames, "
+                f"got chunk_frames={self.chunk_frames}, tile_frames={self.tile_frames}"
+            )
         if self.tile_frames is not None and not 1 <= self.frame_overlap < self.tile_frames:
             raise ShapeError(
                 f"TilingConfig: expected 1 <= frame_overlap < tile_frames, got {self.frame_overlap} and {self.tile_frames}"
