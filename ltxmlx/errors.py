@@ -34,3 +34,11 @@ class MissingKeysError(CheckpointError):
         if unexpected:
             parts.append(f"{len(unexpected)} unexpected, e.g. {', '.join(unexpected[:5])}")
         super().__init__("; ".join(parts))
+
+
+class RunInterrupted(LtxmlxError):
+    """The run stopped at a batch boundary because it was asked to; rerunning resumes it."""
+
+    def __init__(self, finished: int, total: int):
+        self.finished, self.total = finished, total
+        super().__init__(f"stopped at a batch boundary with {finished} of {total} items finished; rerun to resume")

@@ -15,7 +15,7 @@ import mlx.nn as nn
 from mlx.utils import tree_flatten
 
 from ltxmlx.errors import CheckpointError, MissingKeysError
-from ltxmlx.loader import fp8
+from ltxmlx.loader import fp8, resident
 from ltxmlx.loader.checkpoint import Checkpoint, open_checkpoint
 from ltxmlx.loader.key_ops import KeyOps
 from ltxmlx.loader.specs import ComponentSpec, get_spec
@@ -93,6 +93,14 @@ def build(
     """
     spec = get_spec(component)
     ckpt = path if isinstance(path, Checkpoint) else open_checkpoint(path)
+    pool = resident.active_pool()
+    key = resident.pool_key(component, ckpt, dtype, transform) if pool is not None else None
+    if key is not None:
+        return pool.get(key, lambda: _build(spec, component, ckpt, dtype, transform))
+    return _build(spec, component, ckpt, dtype, transform)
+
+
+def _build(spec: ComponentSpec, component: str, ckpt: Checkpoint, dtype: mx.Dtype, transform) -> nn.Module:
     module = make_module(spec, ckpt)
     ops = spec.ops(ckpt.config)
     weights = mapped_weights(ckpt, ops, dtype, spec.keep_float32)

@@ -67,7 +67,8 @@ def load_pipeline(cfg: RunConfig) -> list:
 
 
 def render(cfg: RunConfig, run_dir: Path, *, overrides: list[str], choices: dict,
-           progress=None, make_stages: Callable[[RunConfig], list] = load_pipeline) -> JobOutcome:
+           progress=None, make_stages: Callable[[RunConfig], list] = load_pipeline,
+           should_stop: Callable[[], bool] | None = None) -> JobOutcome:
     """Plan and (unless `cfg.runner.dry_run`) render `cfg` into `run_dir`."""
     dry = cfg.runner.dry_run
     rd = RunDir(run_dir)
@@ -104,6 +105,7 @@ def render(cfg: RunConfig, run_dir: Path, *, overrides: list[str], choices: dict
                 "git": record["git"]["commit"], "tool": "ltxmlx"}
 
     runner = Runner(stages, plan, rd, cache, order=cfg.runner.order, crf=cfg.runner.crf,
-                    contact_sheet=cfg.runner.contact_sheet, video_metadata=metadata, progress=progress)
+                    contact_sheet=cfg.runner.contact_sheet, video_metadata=metadata, progress=progress,
+                    should_stop=should_stop)
     outcome.result = runner.run()
     return outcome

@@ -21,7 +21,7 @@ import mlx.core as mx
 import numpy as np
 
 from ltxmlx.config.plan import Plan, PlannedItem, shape_signature
-from ltxmlx.errors import ShapeError
+from ltxmlx.errors import RunInterrupted, ShapeError
 from ltxmlx.media.contact_sheet import SheetCell, save_thumbnail, write_contact_sheet
 from ltxmlx.media.video import write_mp4
 from ltxmlx.pipelines.api import Stage, StageContractError
@@ -55,11 +55,13 @@ class RunResult:
 class Runner:
     def __init__(self, stages: Sequence[Stage], plan: Plan, run_dir: RunDir, cache: StageCache, *,
                  order: str = "stage_major", crf: int = 19, contact_sheet: bool = True,
-                 video_metadata: Callable[[PlannedItem], dict] | None = None, progress=None):
+                 video_metadata: Callable[[PlannedItem], dict] | None = None, progress=None,
+                 should_stop: Callable[[], bool] | None = None):
         self.stages, self.plan, self.run_dir, self.cache = list(stages), plan, run_dir, cache
         self.order, self.crf, self.want_sheet = order, crf, contact_sheet
         self.video_metadata = video_metadata or (lambda p: {"id": p.item.id, "seed": p.item.seed})
         self.progress = progress or NullProgress()
+        self.should_stop = should_stop
         self.manifest = Manifest(run_dir.manifest)
         self.stats = {s.name: StageStats(s.name) for s in self.stages}
         self.timings: dict[str, dict[str, float]] = {p.item.id: {} for p in plan.items}
@@ -135,6 +137,10 @@ class Runner:
                 s.seconds += seconds
                 s.peak_bytes = max(s.peak_bytes, peak)
                 self.progress.items_done(len(batch))
+                if self.should_stop is not None and self.should_stop():
+                    expected = {q.item.id: q.keys for q in self.plan.items}
+                    done = len(self.manifest.finished(expected, self.run_dir.root))
+                    raise RunInterrupted(done, len(self.plan.items))
         finally:
             leave(stage)
             self.progress.end_stage()
