@@ -24,6 +24,7 @@ backend.configure()  # before MLX is imported
 
 from ltxmlx.errors import LtxmlxError  # noqa: E402
 from ltxmlx.queue.page import format_eta, write_queue_index  # noqa: E402
+from ltxmlx.report.index_page import write_sweep_index  # noqa: E402
 from ltxmlx.queue.store import QueueError, QueueStore  # noqa: E402
 
 EXIT_BAD_INPUT = 2
@@ -71,7 +72,10 @@ def cmd_run(args) -> int:
     pool = ResidentPool(max_bytes=int(args.resident_gb * 2**30)) if args.resident_gb is not None else None
     worker = Worker(db, until=until, max_jobs=args.max_jobs, lease_s=args.lease, pool=pool)
     result = worker.drain()
-    page = write_queue_index(Path(db), worker.store.jobs())
+    jobs = worker.store.jobs()
+    for sweep in sorted({j.sweep_dir for j in jobs if j.sweep_dir and j.id in result.finished}):
+        write_sweep_index(Path(sweep))
+    page = write_queue_index(Path(db), jobs)
     parts = [f"{len(result.finished)} done", f"{len(result.failed)} failed"]
     if result.interrupted is not None:
         parts.append(f"job {result.interrupted} stopped at the deadline and stays queued")

@@ -24,6 +24,11 @@ function apply(){
     c.classList.toggle('hidden', seed!=='' && c.dataset.seed!==seed);});
 }
 q.addEventListener('input',apply); s.addEventListener('change',apply);
+// report.html?prompt=fox&seed=11 opens filtered (links can be shared)
+const params=new URLSearchParams(location.search);
+if(params.has('prompt')) q.value=params.get('prompt');
+if(params.has('seed')) s.value=params.get('seed');
+apply();
 """
 
 
