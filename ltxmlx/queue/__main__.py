@@ -65,9 +65,14 @@ def cmd_list(args) -> int:
 
 def cmd_run(args) -> int:
     from ltxmlx.loader.resident import ResidentPool
-    from ltxmlx.queue.worker import Worker, next_time
+    from ltxmlx.queue.worker import Worker, in_window, next_time
 
     db = args.db or _default_db()
+    if args.after and not args.until:
+        raise LtxmlxError("--after needs --until (the end of the window)")
+    if args.after and not in_window(args.after, args.until, datetime.now()):
+        print(f"queue: outside the window {args.after}-{args.until}; nothing started")
+        return 0
     until = next_time(args.until, datetime.now()) if args.until else None
     pool = ResidentPool(max_bytes=int(args.resident_gb * 2**30)) if args.resident_gb is not None else None
     worker = Worker(db, until=until, max_jobs=args.max_jobs, lease_s=args.lease, pool=pool)
@@ -111,6 +116,8 @@ def parser() -> argparse.ArgumentParser:
     ls.set_defaults(fn=cmd_list)
     run = sub.add_parser("run", help="drain the queue in this process")
     run.add_argument("--until", help="local time HH:MM: stop at the next batch boundary after it")
+    run.add_argument("--after", help="local time HH:MM: do nothing unless now is between --after and --until "
+                     "(a scheduler's late catch-up start)")
     run.add_argument("--max-jobs", type=int, default=None)
     run.add_argument("--lease", type=float, default=60.0,
                      help="seconds a job stays owned without a heartbeat (a killed worker's job waits this long)")

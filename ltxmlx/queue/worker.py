@@ -41,6 +41,11 @@ def next_time(hhmm: str, now: datetime) -> datetime:
     return target if target > now else target + timedelta(days=1)
 
 
+def in_window(after: str, until: str, now: datetime) -> bool:
+    """Whether `now` lies in the daily window [after, until) (which may span midnight)."""
+    return next_time(until, now) <= next_time(after, now)
+
+
 def one_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__
