@@ -21,6 +21,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from ltxmlx.config.compose import compose_config
 from ltxmlx.config.jobs import check_choice, config_groups, group_options, jobs_dir
+from ltxmlx.config.launchers import check_launcher
 from ltxmlx.config.plan import expand_seeds, load_prompts
 from ltxmlx.config.schema import RunConfig
 from ltxmlx.config.validate import to_run_config, validate
@@ -109,6 +110,7 @@ def _check_weights(cfg: RunConfig) -> None:
 def preflight(argv: list[str]) -> Preflight:
     """Compose and validate every job the command line would run; raise LtxmlxError on the first problem."""
     overrides, multirun = split_argv(argv)
+    check_launcher(overrides)
     jobs = _expand(overrides)
     if len(jobs) > 1 and not multirun:
         raise BadOverrideError(f"{len(jobs)} jobs from sweep overrides; add -m (--multirun) to run them all")
