@@ -26,7 +26,8 @@ from ltxmlx.config.preflight import PASSTHROUGH_FLAGS, preflight
 from ltxmlx.config.validate import to_run_config, validate
 from ltxmlx.errors import ConfigError, LtxmlxError
 from ltxmlx.runner import memory
-from ltxmlx.runner.job import JobOutcome, render
+from ltxmlx.fleet import job_renderer
+from ltxmlx.runner.job import JobOutcome
 from ltxmlx.runner.progress import RichProgress, summary_table
 
 log = logging.getLogger("ltxmlx.run")
@@ -72,7 +73,7 @@ def _task(cfg: DictConfig) -> None:
         console = Console(stderr=True)
         choices = {k: v for k, v in hc.runtime.choices.items() if not k.startswith("hydra")}
         with RichProgress(console) as progress:
-            out = render(rc, Path(hc.runtime.output_dir), overrides=list(hc.overrides.task),
+            out = job_renderer(rc)(rc, Path(hc.runtime.output_dir), overrides=list(hc.overrides.task),
                          choices=choices, progress=progress)
         if out.result is None:
             _dry_run_report(Console(), out)

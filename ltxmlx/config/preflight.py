@@ -26,6 +26,7 @@ from ltxmlx.config.plan import expand_seeds, load_prompts
 from ltxmlx.config.schema import RunConfig
 from ltxmlx.config.validate import to_run_config, validate
 from ltxmlx.errors import LtxmlxError
+from ltxmlx.fleet import check_fleet
 from ltxmlx.runner.outputs import check_writable
 from ltxmlx.weights import parse, resolve
 
@@ -123,6 +124,7 @@ def preflight(argv: list[str]) -> Preflight:
         except (HydraException, OmegaConfBaseException) as e:
             raise BadOverrideError(_first_line(e)) from e
         validate(cfg)
+        check_fleet(cfg)
         load_prompts(cfg, [jobs_dir()])
         expand_seeds(cfg)
         _check_weights(cfg)

@@ -67,8 +67,8 @@ def default_render(job: Job, should_stop: Callable[[], bool]) -> None:
     """Compose the job's config as `run` would and render it into the job's run directory."""
     from ltxmlx.config.compose import compose_config
     from ltxmlx.config.validate import to_run_config, validate
+    from ltxmlx.fleet import job_renderer
     from ltxmlx.report.run_page import write_run_report
-    from ltxmlx.runner.job import render
 
     composed = compose_config(job.overrides, with_hydra=True)
     cfg = to_run_config(composed)
@@ -81,7 +81,7 @@ def default_render(job: Job, should_stop: Callable[[], bool]) -> None:
     root = logging.getLogger()
     root.addHandler(handler)
     try:
-        render(cfg, run_dir, overrides=list(job.overrides), choices=choices, should_stop=should_stop)
+        job_renderer(cfg)(cfg, run_dir, overrides=list(job.overrides), choices=choices, should_stop=should_stop)
     finally:
         root.removeHandler(handler)
         handler.close()
