@@ -1,5 +1,5 @@
-"""`-m` smoke sweeps through the joblib and submitit_local launcher presets; a missing plugin is one
-clear line naming the extra."""
+"""`-m` smoke sweeps through the joblib, submitit_local and ray launcher presets; a missing plugin is
+one clear line naming the extra."""
 
 from __future__ import annotations
 
@@ -23,15 +23,20 @@ def env(tmp_path_factory):
     return e
 
 
+# A local Ray instance has no `mlx` resource unless it is given one (a fleet's machines declare theirs).
+EXTRA_ARGS = {"ray": ["+hydra.launcher.ray.init.resources={mlx:1}", "+hydra.launcher.ray.init.include_dashboard=false"]}
+
+
 def sweep(launcher: str, out: Path, env) -> list[Path]:
     proc = subprocess.run([sys.executable, "-m", "ltxmlx.run", "-m", "+job=smoke", f"hydra/launcher={launcher}",
+                           *EXTRA_ARGS.get(launcher, []),
                            "resolution=smoke,smoke_wide", "seeds=one", "prompts=[A lighthouse at night]",
                            f"hydra.sweep.dir={out}"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return sorted(p for p in out.iterdir() if (p / "manifest.jsonl").is_file())
 
 
-@pytest.mark.parametrize("launcher", ["joblib", "submitit_local"])
+@pytest.mark.parametrize("launcher", ["joblib", "submitit_local", "ray"])
 def test_smoke_sweep_through_launcher(launcher, tmp_path, env):
     module, extra = launchers.LAUNCHER_PLUGINS[launcher]
     if not available(module):

@@ -136,3 +136,29 @@ def test_overrides_round_trip_as_json(store, tmp_path):
     job = store.add(["+job=smoke", "prompts=['a, b']"], "smoke", str(tmp_path / "r"))
     raw = sqlite3.connect(store.path).execute("SELECT overrides FROM jobs WHERE id=?", (job,)).fetchone()[0]
     assert json.loads(raw) == store.get(job).overrides == ["+job=smoke", "prompts=['a, b']"]
+
+
+def test_eta_extrapolates_the_attempt(store, tmp_path):
+    job = add(store, tmp_path, "a")
+    store.claim("w", 60)
+    store.progress(job, "w", 1, 4, 0.25)
+    j = store.get(job)
+    assert j.eta_seconds(now=j.started_at + 30) == pytest.approx(90)
+    assert store.get(add(store, tmp_path, "b")).eta_seconds() is None  # not running
+
+
+def test_submit_queues_each_sweep_point_under_the_sweep_dir(tmp_path, monkeypatch):
+    from ltxmlx.config.preflight import BadOverrideError
+    from ltxmlx.queue.submit import submit
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    ids, db = submit(["-m", "+job=smoke", "resolution=smoke,smoke_wide", f"output_root={tmp_path}"], priority=2)
+    assert db == tmp_path / "queue.sqlite" and len(ids) == 2
+    s = QueueStore(db)
+    jobs = [s.get(i) for i in ids]
+    assert jobs[0].sweep_dir == jobs[1].sweep_dir and all(j.priority == 2 for j in jobs)
+    names = [j.run_dir.removeprefix(jobs[0].sweep_dir + "/") for j in jobs]
+    assert names[0].startswith("0_resolution-smoke-") and names[1].startswith("1_resolution-smoke-wide-")
+    with pytest.raises(BadOverrideError):
+        submit(["+job=smoke", "resolution=smoke,smoke_wide", f"output_root={tmp_path}"])  # a sweep without -m
+    assert len(s.jobs()) == 2
