@@ -31,8 +31,9 @@ from ltxmlx.config.preflight import PASSTHROUGH_FLAGS, preflight
 from ltxmlx.config.validate import to_run_config, validate
 from ltxmlx.errors import ConfigError, LtxmlxError, RunInterrupted
 from ltxmlx.runner import memory
+from ltxmlx.fleet import job_renderer
 from ltxmlx.runner.interrupt import StopOnSignal
-from ltxmlx.runner.job import JobOutcome, render
+from ltxmlx.runner.job import JobOutcome
 from ltxmlx.runner.progress import RichProgress, summary_table
 from ltxmlx.runner.status import write_status
 
@@ -115,8 +116,8 @@ def _run_job(cfg: DictConfig, hc, run_dir: str) -> None:
     print(f"run directory: {run_dir}", file=sys.stderr)
     try:
         with StopOnSignal() as stop, RichProgress(console) as progress:
-            out = render(rc, Path(run_dir), overrides=list(hc.overrides.task),
-                         choices=choices, progress=progress, should_stop=stop)
+            out = job_renderer(rc)(rc, Path(run_dir), overrides=list(hc.overrides.task),
+                                   choices=choices, progress=progress, should_stop=stop)
     except RunInterrupted as e:
         _interrupted(e.finished, e.total, overrides, run_dir)
     except KeyboardInterrupt:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Sequence
 
 from hydra import compose, initialize_config_dir
@@ -16,6 +17,10 @@ _registered = False
 def register_all() -> None:
     """Schema, job files and resolvers; must run before Hydra composes anything."""
     global _registered
+    # conf/hydra/launcher/<name>.yaml only sets knobs of the launcher plugin's schema of the same name;
+    # Hydra 1.3 merges the two as intended but warns that such name matching is deprecated.
+    warnings.filterwarnings("ignore", message=r"\s*'hydra/launcher/\w+' is validated against ConfigStore schema",
+                            category=UserWarning)
     if not _registered:
         register_schemas()
         register_jobs()

@@ -25,10 +25,12 @@ from omegaconf.errors import OmegaConfBaseException
 from ltxmlx.config.compose import compose_config
 from ltxmlx.config.inputs import check_images, check_weight_files
 from ltxmlx.config.jobs import check_choice, config_groups, did_you_mean, group_options, jobs_dir
+from ltxmlx.config.launchers import check_launcher
 from ltxmlx.config.plan import expand_seeds, load_prompts
 from ltxmlx.config.schema import WEIGHT_FIELDS, RunConfig
 from ltxmlx.config.validate import to_run_config, validate
 from ltxmlx.errors import LtxmlxError
+from ltxmlx.fleet import check_fleet
 from ltxmlx.runner.outputs import check_no_links, check_writable
 from ltxmlx.runner.ownership import check_unlocked
 
@@ -129,6 +131,7 @@ def _first_line(e: Exception) -> str:
 def preflight(argv: list[str]) -> Preflight:
     """Compose and validate every job the command line would run; raise LtxmlxError on the first problem."""
     overrides, multirun = split_argv(argv)
+    check_launcher(overrides)
     jobs = _expand(overrides)
     if len(jobs) > 1 and not multirun:
         raise BadOverrideError(f"{len(jobs)} jobs from sweep overrides; add -m (--multirun) to run them all")
@@ -141,6 +144,7 @@ def preflight(argv: list[str]) -> Preflight:
         except (HydraException, OmegaConfBaseException) as e:
             raise BadOverrideError(_explain(e)) from e
         validate(cfg)
+        check_fleet(cfg)
         load_prompts(cfg, [jobs_dir()])
         expand_seeds(cfg)
         check_weight_files(cfg)

@@ -151,6 +151,15 @@ class PathsCfg:
 
 
 @dataclass
+class FleetCfg:
+    """Where the items of one job render: this process, or a fleet (see ltxmlx/fleet/)."""
+
+    name: str = "none"  # "none" or "ray" (resident Ray actors, one per machine with the `mlx` resource)
+    address: Optional[str] = None  # ray: "local" starts a local Ray instance; "auto" / "ray://host:10001" joins one
+    workers: Optional[int] = None  # ray: actors to start; None: one per `mlx` resource of the cluster
+
+
+@dataclass
 class RunConfig:
     """The whole job after composition."""
 
@@ -169,6 +178,7 @@ class RunConfig:
     lora: LoraStackCfg = field(default_factory=LoraStackCfg)
     runner: RunnerCfg = field(default_factory=RunnerCfg)
     paths: PathsCfg = field(default_factory=PathsCfg)
+    fleet: FleetCfg = field(default_factory=FleetCfg)
 
 
 def register_schemas() -> None:

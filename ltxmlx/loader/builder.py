@@ -15,7 +15,7 @@ import mlx.nn as nn
 from mlx.utils import tree_flatten
 
 from ltxmlx.errors import CheckpointError, MissingKeysError
-from ltxmlx.loader import fp8, quantize
+from ltxmlx.loader import fp8, quantize, resident
 from ltxmlx.loader.checkpoint import Checkpoint, open_checkpoint
 from ltxmlx.loader.key_ops import KeyOps
 from ltxmlx.loader.quant_cache import QuantCache
@@ -101,6 +101,19 @@ def build(
     `transform_identity` (JSON-able) identifies what it fuses.
     """
     spec = get_spec(component)
+    pool = resident.active_pool()
+    if pool is not None:  # a resident worker keeps built models between jobs that share them
+        ckpt = path if isinstance(path, Checkpoint) else open_checkpoint(path)
+        key = resident.pool_key(component, ckpt, dtype, transform, quantization)
+        if key is not None:
+            return pool.get(key, lambda: _build_any(spec, ckpt, dtype, transform, quantization, quant_cache,
+                                                    transform_identity))
+    return _build_any(spec, path, dtype, transform, quantization, quant_cache, transform_identity)
+
+
+def _build_any(spec: ComponentSpec, path, dtype: mx.Dtype, transform, quantization: str,
+               quant_cache: QuantCache | None, transform_identity: object) -> nn.Module:
+    component = spec.name
     mode = quantize.quant_mode(quantization)
     if mode is None:
         return _build_plain(spec, path, dtype, transform)

@@ -12,7 +12,7 @@ import mlx.core as mx
 from mlx import nn
 
 from ltxmlx.components.latent_tools import ScaleFactors
-from ltxmlx.loader import build, quantize
+from ltxmlx.loader import build, quantize, resident
 from ltxmlx.loader.builder import module_shapes
 from ltxmlx.loader.checkpoint import open_checkpoint
 from ltxmlx.loader.lora import fuse_loras
@@ -169,5 +169,6 @@ def build_transformer(checkpoint: str | Path, loras: Sequence[LoraSpec], dtype: 
             log.info("transformer LoRAs: %s", report.summary())
             return fused
 
+        transform.pool_key = tuple((resident.file_identity(Path(p)), strength) for p, strength in stack)
     return build("transformer", checkpoint, dtype=dtype, transform=transform, quantization=quantization,
                  quant_cache=cache, transform_identity=extra)

@@ -58,9 +58,12 @@ class Runner:
     def __init__(self, stages: Sequence[Stage], plan: Plan, run_dir: RunDir, cache: StageCache, *,
                  order: str = "stage_major", crf: int = 19, contact_sheet: bool = True,
                  video_metadata: Callable[[PlannedItem], dict] | None = None, progress=None,
-                 should_stop: Callable[[], bool] | None = None):
+                 should_stop: Callable[[], bool] | None = None, shared: bool = False):
+        """shared: a fleet worker rendering its share of a run directory that its coordinator owns
+        (holds the lock and keeps status.json): this runner takes no lock and writes no status."""
         self.stages, self.plan, self.run_dir, self.cache = list(stages), plan, run_dir, cache
         self.should_stop = should_stop or (lambda: False)
+        self.shared = shared
         self.order, self.crf, self.want_sheet = order, crf, contact_sheet
         self.video_metadata = video_metadata or (lambda p: {"id": p.item.id, "seed": p.item.seed})
         self.progress = progress or NullProgress()
@@ -72,6 +75,10 @@ class Runner:
         self.starts: dict[str, int] = {}  # item id -> index of the first stage it needs
         self.n_finished = 0
 
+    def _status(self, state: str, finished: int, total: int, reason: str = "") -> None:
+        if not self.shared:
+            write_status(self.run_dir.root, state, finished, total, reason)
+
     # ---- public -------------------------------------------------------------------------------
     def run(self) -> RunResult:
         """Render every pending item, holding the run directory's lock and keeping `status.json` current.
@@ -80,21 +87,21 @@ class Runner:
         """
         self.run_dir.prepare()
         total = len(self.plan.items)
-        with RunLock(self.run_dir.root):
+        with contextlib.nullcontext() if self.shared else RunLock(self.run_dir.root):
             try:
                 result = self._run()
             except RunInterrupted as e:
-                write_status(self.run_dir.root, "interrupted", e.finished, e.total)
+                self._status( "interrupted", e.finished, e.total)
                 log.info("interrupted: %d of %d items finished", e.finished, e.total)
                 raise
             except KeyboardInterrupt:
-                write_status(self.run_dir.root, "interrupted", self.n_finished, total, "stopped at once")
+                self._status( "interrupted", self.n_finished, total, "stopped at once")
                 log.info("interrupted at once: %d of %d items finished", self.n_finished, total)
                 raise
             except Exception as e:
-                write_status(self.run_dir.root, "failed", self.n_finished, total, f"{type(e).__name__}: {e}")
+                self._status( "failed", self.n_finished, total, f"{type(e).__name__}: {e}")
                 raise
-            write_status(self.run_dir.root, "finished", len(result.finished), total)
+            self._status( "finished", len(result.finished), total)
             return result
 
     def _run(self) -> RunResult:
@@ -103,7 +110,7 @@ class Runner:
         done_before = self.manifest.finished(expected, self.run_dir.root)
         pending = [p for p in self.plan.items if p.item.id not in done_before]
         self.n_finished = len(done_before)
-        write_status(self.run_dir.root, "running", self.n_finished, len(self.plan.items))
+        self._status( "running", self.n_finished, len(self.plan.items))
         self.progress.start_run(self._units(pending))
         log.info("%d items, %d finished earlier, %d to render (%s)", len(self.plan.items),
                  len(done_before), len(pending), self.order)
@@ -168,7 +175,7 @@ class Runner:
                 self.progress.items_done(len(batch))
                 if final:
                     self.n_finished += len(batch)
-                    write_status(self.run_dir.root, "running", self.n_finished, len(self.plan.items))
+                    self._status( "running", self.n_finished, len(self.plan.items))
                 log.info("stage %s: batch of %d done in %.1f s (%s)", stage.name, len(batch), seconds,
                          ", ".join(p.item.id for p in batch))
                 if self.should_stop():

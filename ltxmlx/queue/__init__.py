@@ -1,0 +1,1 @@
+"""The durable render queue: SQLite jobs, leased workers, resident models between jobs."""

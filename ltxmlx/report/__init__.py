@@ -1,0 +1,1 @@
+"""Pages a person looks at: `report.html` per run, `index.html` per sweep and for the queue."""

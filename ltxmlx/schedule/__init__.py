@@ -1,0 +1,1 @@
+"""Start the render queue every night with the operating system's own scheduler (launchd, systemd)."""
