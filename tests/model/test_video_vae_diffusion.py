@@ -145,3 +145,22 @@ def test_config_refuses_unknown_output_type():
     vae = dict(_config("tiny_ltx-2.5-video-vae.safetensors")["vae"], model_output_type="eps")
     with pytest.raises(ConfigError, match="model_output_type"):
         DiffusionDecoderConfig.from_config(vae)
+
+
+def test_decode_steps_yield_states_then_rgb_chunks_equal_to_decode(decoder):
+    from ltxmlx.model.video_vae.decode import to_rgb
+    from ltxmlx.model.video_vae.diffusion import diffusion_decode_steps
+
+    latent = mx.random.normal((1, 4, 2, 2, 2), key=mx.random.key(6))
+    noise = mx.random.normal(decoder.noise_shape(latent.shape), key=mx.random.key(7))
+    states, chunks = 0, []
+    for step in diffusion_decode_steps(decoder, latent, noise):
+        mx.eval(step.state)
+        if step.frames is None:
+            states += 1
+        else:
+            chunks.append(step.frames)
+    # the context, then one state per non-final Euler step (the tiny file: 2 steps, x0)
+    assert states == 1 + decoder.config.num_inference_steps - 1
+    want = to_rgb(decoder.decode(latent, noise).transpose(0, 2, 3, 4, 1))
+    np.testing.assert_allclose(np.array(mx.concatenate(chunks, axis=1)), np.array(want), atol=1e-6)

@@ -8,7 +8,7 @@ and the padding is cropped from the pixels.
 
 from __future__ import annotations
 
-from typing import Callable, Union
+from typing import Callable, Generator, Union
 
 import mlx.core as mx
 import numpy as np
@@ -118,8 +118,10 @@ class DiffusionVideoDecoder(nn.Module):
         out = out.astype(mx.float32)
         return out if self.config.model_output_type == "v" else (x_t - out) / t
 
-    def sample(self, x_t: mx.array, context: mx.array) -> mx.array:
-        """Euler from t=1 over `num_inference_steps` uniform times down to 1/n, then to 0 (float32)."""
+    def sample_steps(self, x_t: mx.array, context: mx.array) -> Generator[mx.array, None, mx.array]:
+        """Euler from t=1 over `num_inference_steps` uniform times down to 1/n, then to 0, in float32.
+        Yields the state after each non-final step (for a caller that evaluates per step) and returns
+        the denoised pixels, channels-last like x_t."""
         n = self.config.num_inference_steps
         times = np.linspace(1.0, 1.0 / n, n).astype(np.float32)
         batch = x_t.shape[0]
@@ -130,15 +132,16 @@ class DiffusionVideoDecoder(nn.Module):
                 return out.astype(mx.float32)
             t_next = float(times[i + 1]) if i + 1 < n else 0.0
             x_t = x_t - np.float32(float(t) - t_next) * self._velocity(x_t, out, float(t))
+            if i < n - 1:
+                yield x_t
         return x_t
 
     # -- public -----------------------------------------------------------------------------------
-    def decode(self, latent: mx.array, noise: Noise, tiling: object | None = None) -> mx.array:
-        """Normalized latent (B, C, T, H, W) -> pixels (B, out_channels, 1 + ft(T-1), fh*H, fw*W).
-
-        noise: x_T in `noise_shape(latent.shape)` (official layout), or a callable returning it for
-        that shape (e.g. a draw from the item's own key). tiling: tiled decode is not implemented.
-        """
+    def decode_steps(
+        self, latent: mx.array, noise: Noise, tiling: object | None = None
+    ) -> Generator[mx.array, None, mx.array]:
+        """`decode` as a generator: yields the context, then the state after each non-final Euler step,
+        so a caller can evaluate them one at a time; returns the pixels (B, 3, F, H, W)."""
         if tiling is not None:
             raise LtxmlxError("tiled decode of the diffusion video decoder is not implemented; decode untiled")
         c = self.config
@@ -152,20 +155,34 @@ class DiffusionVideoDecoder(nn.Module):
             raise ShapeError(f"DiffusionVideoDecoder: expected noise of shape {shape}, got {tuple(x_t.shape)}")
         _, _, t, h, w = latent.shape
         work = self._work_size(t, h, w)
-        dtype = self.conv_in.weight.dtype
-        z = latent.astype(dtype).transpose(0, 2, 3, 4, 1)
+        z = latent.astype(self.conv_in.weight.dtype).transpose(0, 2, 3, 4, 1)
         z = _resize(z, 1, work[0], symmetric=False)
         z = _resize(_resize(z, 2, work[1], symmetric=True), 3, work[2], symmetric=True)
         context = self.context(z)
+        yield context
         x_t = x_t.transpose(0, 2, 3, 4, 1)
         x_t = _resize(x_t, 1, context.shape[1], symmetric=False)
         x_t = _resize(x_t, 2, context.shape[2] * c.patch_size, symmetric=True)
         x_t = _resize(x_t, 3, context.shape[3] * c.patch_size, symmetric=True)
-        pixels = self.sample(x_t, context)
+        pixels = yield from self.sample_steps(x_t, context)
         ft, fh, fw = c.scale_factors
         h0, w0 = (work[1] - h) // 2 * fh, (work[2] - w) // 2 * fw
         pixels = pixels[:, : 1 + (t - 1) * ft, h0 : h0 + h * fh, w0 : w0 + w * fw]
         return pixels.transpose(0, 4, 1, 2, 3).astype(latent.dtype)
+
+    def decode(self, latent: mx.array, noise: Noise, tiling: object | None = None) -> mx.array:
+        """Normalized latent (B, C, T, H, W) -> pixels (B, out_channels, 1 + ft(T-1), fh*H, fw*W) in
+        about [-1, 1], as one lazy graph.
+
+        noise: x_T in `noise_shape(latent.shape)` (official layout), or a callable returning it for
+        that shape (e.g. a draw from the item's own key). tiling: tiled decode is not implemented.
+        """
+        steps = self.decode_steps(latent, noise, tiling)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                return done.value
 
     def __call__(self, latent: mx.array, noise: Noise) -> mx.array:
         return self.decode(latent, noise)
