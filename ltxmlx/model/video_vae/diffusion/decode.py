@@ -9,15 +9,17 @@ import mlx.core as mx
 
 from ltxmlx.model.video_vae.decode import UNTILED_CHUNK_FRAMES, DecodeStep, to_rgb
 from ltxmlx.model.video_vae.diffusion.decoder import DiffusionVideoDecoder, Noise
+from ltxmlx.model.video_vae.diffusion.tiling import DiffusionTiling
 
 
 def diffusion_decode_steps(
-    decoder: DiffusionVideoDecoder, latent: mx.array, noise: Noise, tiling: object | None = None
+    decoder: DiffusionVideoDecoder, latent: mx.array, noise: Noise, tiling: DiffusionTiling | None = None
 ) -> Iterator[DecodeStep]:
     """Normalized latent (B, C, F', H', W') -> DecodeSteps: first the context and each non-final
     Euler state (frames None), then RGB chunks (B, f, H, W, 3) float32 in [0, 1] in temporal order.
 
     noise: x_T or a callable giving it for a shape (see `DiffusionVideoDecoder.noise_shape`).
+    tiling: None (untiled) or tile sizes / overlaps; tiles yield their accumulated pixels as states.
     """
     steps = decoder.decode_steps(latent, noise, tiling)
     while True:
