@@ -2,8 +2,9 @@
 
 Both decoders are built full size from the metadata configs of the real files' manifests
 (tests/fixtures/manifest_ltx25_video_vae_{diffusion,conv}.json) and decode one 121-frame 768x512
-latent (16 x 16 x 24) untiled, as one evaluation. The diffusion decoder runs the config's number of
-Euler steps (1 for the real file) with x_T drawn from a fixed key. Median seconds over the timed runs
+latent (16 x 16 x 24): untiled as one evaluation, and the diffusion decoder also tiled (two tiles in
+time and in width, overlaps at the halo minimum; evaluated per tile). The diffusion decoder runs the
+config's number of Euler steps (1 for the real file) with x_T drawn from a fixed key. Median seconds over the timed runs
 and peak memory (reset per case, weights included).
 
     python bench/diffusion_decode.py             # on the GPU machine
@@ -28,7 +29,13 @@ import mlx.core as mx  # noqa: E402
 from mlx.utils import tree_flatten, tree_unflatten  # noqa: E402
 
 from ltxmlx.model.video_vae import VideoDecoder, VideoDecoderConfig  # noqa: E402
-from ltxmlx.model.video_vae.diffusion import DiffusionDecoderConfig, DiffusionVideoDecoder  # noqa: E402
+from ltxmlx.model.video_vae.diffusion import (  # noqa: E402
+    DiffusionDecoderConfig,
+    DiffusionTiling,
+    DiffusionVideoDecoder,
+    diffusion_decode_steps,
+    min_overlaps,
+)
 
 MANIFESTS = {"diffusion": "manifest_ltx25_video_vae_diffusion.json", "conv": "manifest_ltx25_video_vae_conv.json"}
 GB = 1024**3
@@ -69,28 +76,41 @@ def make_decoder(kind: str, small: bool):
     return decoder
 
 
-def decode(kind: str, decoder, latent: mx.array) -> mx.array:
+def _noise(shape):
+    return mx.random.normal(shape, key=mx.random.key(2)).astype(mx.bfloat16)
+
+
+def decode(kind: str, decoder, latent: mx.array, tiling) -> tuple[int, ...]:
+    """One decode, evaluated as a decode stage would: the conv decoder and the untiled diffusion
+    decoder as one graph, the tiled diffusion decoder step by step (stages 1-3, then each tile)."""
     if kind == "conv":
-        return decoder(latent)
-    noise = lambda shape: mx.random.normal(shape, key=mx.random.key(2)).astype(mx.bfloat16)  # noqa: E731
-    return decoder.decode(latent, noise)
+        out = decoder(latent)
+        mx.eval(out)
+        return tuple(out.shape)
+    if tiling is None:
+        out = decoder.decode(latent, _noise)
+        mx.eval(out)
+        return tuple(out.shape)
+    frames = []
+    for step in diffusion_decode_steps(decoder, latent, _noise, tiling):
+        mx.eval(step.state)
+        if step.frames is not None:
+            frames.append(step.frames.shape[1])
+    return (latent.shape[0], 3, sum(frames), *step.frames.shape[2:4])
 
 
-def time_case(kind: str, decoder, latent: mx.array, warmups: int, runs: int) -> dict:
+def time_case(kind: str, decoder, latent: mx.array, tiling, warmups: int, runs: int) -> dict:
     for _ in range(warmups):
-        mx.eval(decode(kind, decoder, latent))
+        decode(kind, decoder, latent, tiling)
     mx.synchronize()
     mx.clear_cache()
     mx.reset_peak_memory()
     times, shape = [], None
     for _ in range(runs):
         t0 = time.perf_counter()
-        out = decode(kind, decoder, latent)
-        mx.eval(out)
+        shape = decode(kind, decoder, latent, tiling)
         mx.synchronize()
         times.append(time.perf_counter() - t0)
-        shape = tuple(out.shape)
-        del out
     return {
         "median_s": statistics.median(times),
         "runs_s": times,
@@ -113,20 +133,31 @@ def main() -> None:
     results = []
     for kind in args.kinds.split(","):
         decoder = make_decoder(kind, args.small)
-        row = {
-            "decoder": kind,
-            "latent": [f, h, w],
-            "weights_gb": sum(v.nbytes for _, v in tree_flatten(decoder.parameters())) / GB,
-        }
+        cases = [("untiled", None)]
         if kind == "diffusion":
-            row["steps"] = decoder.config.num_inference_steps
-            row["model_output_type"] = decoder.config.model_output_type
-        try:
-            row.update(time_case(kind, decoder, latent, args.warmups, args.runs))
-        except RuntimeError as e:  # out of memory on the device: record and go on
-            row["error"] = str(e)[:300]
-        results.append(row)
-        print(json.dumps(row), flush=True)
+            # Two tiles along time and along width, overlaps at the stage-4/5 halo minimum.
+            lap_t, lap_px = min_overlaps(decoder.config)
+            frames_px, width_px = 1 + 8 * (f - 1), 32 * w
+            tile_t = -(-(frames_px + lap_t) // 2 // 16) * 16
+            tile_w = -(-(width_px + lap_px) // 2 // 64) * 64
+            cases.append(("tiled", DiffusionTiling(frames=(tile_t, lap_t), width=(tile_w, lap_px))))
+        for path, tiling in cases:
+            row = {
+                "decoder": kind,
+                "path": path,
+                "tiling": repr(tiling),
+                "latent": [f, h, w],
+                "weights_gb": sum(v.nbytes for _, v in tree_flatten(decoder.parameters())) / GB,
+            }
+            if kind == "diffusion":
+                row["steps"] = decoder.config.num_inference_steps
+                row["model_output_type"] = decoder.config.model_output_type
+            try:
+                row.update(time_case(kind, decoder, latent, tiling, args.warmups, args.runs))
+            except RuntimeError as e:  # out of memory on the device: record and go on
+                row["error"] = str(e)[:300]
+            results.append(row)
+            print(json.dumps(row), flush=True)
         del decoder
         mx.clear_cache()
     write_results("diffusion_decode", {"small": args.small, "results": results}, args.out)

@@ -8,11 +8,12 @@ import mlx.core as mx
 import numpy as np
 import pytest
 
-from ltxmlx.errors import CheckpointError, ConfigError, LtxmlxError, ShapeError
+from ltxmlx.errors import CheckpointError, ConfigError, ShapeError
 from ltxmlx.loader import build
 from ltxmlx.loader.specs.video_vae import fold_static_gates
 from ltxmlx.model.video_vae.diffusion import DiffusionDecoderConfig, na3d, video_decoder_kind
 from ltxmlx.model.video_vae.diffusion.neighborhood import window_starts
+from ltxmlx.model.video_vae.diffusion.tiling import DiffusionTiling, min_overlaps
 from tests.conftest import PARITY
 
 DIFFUSION_FILE = PARITY / "25" / "tiny_ltx-2.5-video-vae.safetensors"
@@ -105,12 +106,45 @@ def test_decode_shapes_batching_and_noise_callable(decoder):
     np.testing.assert_allclose(np.array(both[1:]), np.array(solo), atol=2e-5)
 
 
-def test_decode_refuses_bad_noise_and_tiling(decoder):
+def test_decode_refuses_bad_noise_and_too_small_overlaps(decoder):
     latent = mx.zeros((1, 4, 2, 2, 2))
     with pytest.raises(ShapeError, match="noise of shape"):
         decoder.decode(latent, mx.zeros((1, 3, 9, 64, 64)))
-    with pytest.raises(LtxmlxError, match="tiled decode .* not implemented"):
-        decoder.decode(latent, mx.zeros(decoder.noise_shape(latent.shape)), tiling=object())
+    noise = mx.zeros(decoder.noise_shape(latent.shape))
+    assert min_overlaps(decoder.config) == (8, 32)  # stage-4/5 halos of the tiny file, rounded up
+    with pytest.raises(ConfigError, match="at least 32"):
+        decoder.decode(latent, noise, DiffusionTiling(height=(64, 16)))
+
+
+@pytest.fixture(scope="module")
+def untiled(decoder):
+    latent = mx.random.normal((1, 4, 4, 4, 5), key=mx.random.key(8))
+    noise = mx.random.normal(decoder.noise_shape(latent.shape), key=mx.random.key(9))
+    return latent, noise, np.array(decoder.decode(latent, noise))
+
+
+def test_tiling_without_tiled_axes_is_the_untiled_decode(decoder, untiled):
+    latent, noise, want = untiled
+    np.testing.assert_array_equal(np.array(decoder.decode(latent, noise, DiffusionTiling())), want)
+
+
+@pytest.mark.parametrize(
+    "tiling, axis, exact",
+    [
+        # two row tiles, pixels [0, 96) and [32, 128): outside the overlap each is the untiled decode
+        (DiffusionTiling(height=(96, 32)), 3, np.r_[0:32, 96:128]),
+        (DiffusionTiling(width=(96, 32)), 4, np.r_[0:32, 128:160]),
+        # three frame tiles, frames [0, 15), [7, 23), [15, 25)
+        (DiffusionTiling(frames=(16, 8)), 2, np.r_[0:7, 23:25]),
+    ],
+)
+def test_tiles_reproduce_the_untiled_decode_outside_their_overlaps(decoder, untiled, tiling, axis, exact):
+    latent, noise, want = untiled
+    got = np.array(decoder.decode(latent, noise, tiling))
+    assert got.shape == want.shape
+    np.testing.assert_allclose(np.take(got, exact, axis=axis), np.take(want, exact, axis=axis), atol=1e-5)
+    # the seams blend two different tile decodes: close to, not equal to, the untiled decode
+    assert 0 < np.abs(got - want).max() < np.abs(want).max()
 
 
 @pytest.mark.parametrize("output_type, steps", [("x0", 1), ("x0", 2), ("v", 1), ("v", 3)])
@@ -145,3 +179,22 @@ def test_config_refuses_unknown_output_type():
     vae = dict(_config("tiny_ltx-2.5-video-vae.safetensors")["vae"], model_output_type="eps")
     with pytest.raises(ConfigError, match="model_output_type"):
         DiffusionDecoderConfig.from_config(vae)
+
+
+def test_decode_steps_yield_states_then_rgb_chunks_equal_to_decode(decoder):
+    from ltxmlx.model.video_vae.decode import to_rgb
+    from ltxmlx.model.video_vae.diffusion import diffusion_decode_steps
+
+    latent = mx.random.normal((1, 4, 2, 2, 2), key=mx.random.key(6))
+    noise = mx.random.normal(decoder.noise_shape(latent.shape), key=mx.random.key(7))
+    states, chunks = 0, []
+    for step in diffusion_decode_steps(decoder, latent, noise):
+        mx.eval(step.state)
+        if step.frames is None:
+            states += 1
+        else:
+            chunks.append(step.frames)
+    # the context, then one state per non-final Euler step (the tiny file: 2 steps, x0)
+    assert states == 1 + decoder.config.num_inference_steps - 1
+    want = to_rgb(decoder.decode(latent, noise).transpose(0, 2, 3, 4, 1))
+    np.testing.assert_allclose(np.array(mx.concatenate(chunks, axis=1)), np.array(want), atol=1e-6)

@@ -6,13 +6,19 @@ from ltxmlx.model.video_vae.diffusion.config import (
     vae_class_name,
     video_decoder_kind,
 )
-from ltxmlx.model.video_vae.diffusion.decoder import DiffusionVideoDecoder
+from ltxmlx.model.video_vae.diffusion.decode import diffusion_decode_steps
+from ltxmlx.model.video_vae.diffusion.decoder import DiffusionVideoDecoder, Noise
 from ltxmlx.model.video_vae.diffusion.neighborhood import na3d
+from ltxmlx.model.video_vae.diffusion.tiling import DiffusionTiling, min_overlaps
 
 __all__ = [
     "DiffusionDecoderConfig",
+    "DiffusionTiling",
     "DiffusionVideoDecoder",
+    "Noise",
+    "diffusion_decode_steps",
     "encoder_section",
+    "min_overlaps",
     "na3d",
     "vae_class_name",
     "video_decoder_kind",
