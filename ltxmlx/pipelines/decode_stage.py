@@ -14,7 +14,8 @@ import mlx.core as mx
 
 from ltxmlx.loader import build
 from ltxmlx.components.noisers import DECODE_NOISE_STAGE, draw_noise, item_key
-from ltxmlx.model.video_vae.decode import AUTO, DecodeStep, decode_steps, to_rgb
+from ltxmlx.model.video_vae.decode import AUTO, decode_steps
+from ltxmlx.model.video_vae.diffusion.decode import diffusion_decode_steps
 from ltxmlx.pipelines.api import RenderItem, StageOutputs, StepEvent
 from ltxmlx.pipelines.config import PipelineConfig
 from ltxmlx.pipelines.models import CheckpointInfo, file_identity, mx_dtype
@@ -24,15 +25,14 @@ from ltxmlx.pipelines.models import CheckpointInfo, file_identity, mx_dtype
 VIDEO_DECODERS = {"conv": "video_decoder", "diffusion": "video_decoder_diffusion"}
 
 
-def diffusion_decode_steps(decoder, latent: mx.array, item: RenderItem):
-    """The diffusion decoder in one step: its x_T noise comes from the item's own key (decode stage),
-    so an item decodes the same alone or in any batch. Frames (1, F, H, W, 3) in [0, 1]."""
+def item_diffusion_steps(decoder, latent: mx.array, item: RenderItem):
+    """The diffusion decoder's steps for one item: its x_T noise comes from the item's own key (the
+    decode stage's slot), so an item decodes the same alone or in any batch."""
 
     def noise(shape: tuple[int, ...]) -> mx.array:
         return draw_noise([item_key(item.seed, DECODE_NOISE_STAGE, "video")], tuple(shape[1:]))
 
-    frames = to_rgb(decoder.decode(latent, noise)).transpose(0, 2, 3, 4, 1)
-    yield DecodeStep(frames=frames, state=frames)
+    return diffusion_decode_steps(decoder, latent, noise)
 
 
 def to_uint8(frames: mx.array) -> mx.array:
@@ -97,7 +97,7 @@ class DecodeStage:
             latent = x["video_latent"].astype(mx_dtype(self.cfg.dtype))
             steps = decode_steps(self._video, latent, AUTO, self._budget())
             if self.cfg.video_decoder == "diffusion":
-                steps = diffusion_decode_steps(self._video, latent, items[i])
+                steps = item_diffusion_steps(self._video, latent, items[i])
             for step in steps:
                 if step.frames is None:  # a spatial tile accumulated: evaluate before the next one
                     yield StepEvent(self.name, i, total, {"tile": step.state})
