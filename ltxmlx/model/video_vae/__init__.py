@@ -1,14 +1,7 @@
 """Video VAE (LTX-2 / LTX-2.3): encoder, convolutional decoder, tiled chunked decoding."""
 
 from ltxmlx.model.video_vae.config import VideoDecoderConfig, VideoEncoderConfig
-from ltxmlx.model.video_vae.decode import (
-    DecodeStep,
-    chunked_decode,
-    decode_steps,
-    decode_video,
-    tiled_decode,
-    to_rgb,
-)
+from ltxmlx.model.video_vae.decode import DecodeStep, decode_steps, decode_video, tiled_decode, to_rgb
 from ltxmlx.model.video_vae.decoder import VideoDecoder
 from ltxmlx.model.video_vae.encoder import VideoEncoder
 from ltxmlx.model.video_vae.memory import choose_tiling, estimate_decode_bytes
@@ -24,7 +17,6 @@ __all__ = [
     "VideoEncoder",
     "VideoEncoderConfig",
     "choose_tiling",
-    "chunked_decode",
     "decode_steps",
     "decode_video",
     "estimate_decode_bytes",
