@@ -62,6 +62,18 @@ def test_chunked_decode_equals_whole_decode(tiny_decoder, frames):
     _check_chunked_equals_whole(tiny_decoder, frames, (1, 2, 3))
 
 
+def test_chunked_decode_of_a_causal_decoder_equals_whole_decode():
+    # Causal convolutions pad the front with k-1 first frames and the end with nothing.
+    config = json.loads((PARITY / "index.json").read_text())["checkpoints"]["22b/tiny_22b.safetensors"]
+    vae = json.loads(config["metadata"]["config"]) if isinstance(config["metadata"]["config"], str) else None
+    vae = dict((vae or config["metadata"]["config"])["vae"], causal_decoder=True)
+    decoder = VideoDecoder(VideoDecoderConfig.from_config(vae))
+    mx.random.seed(1)
+    decoder.update(tree_map(lambda p: mx.random.normal(p.shape) * 0.2, decoder.parameters()))
+    assert decoder.config.causal
+    _check_chunked_equals_whole(decoder, 5, (1, 2))
+
+
 def test_chunked_decode_of_the_25_conv_decoder_equals_whole_decode():
     try:
         decoder = build("video_decoder", CONV_25, dtype=mx.float32)

@@ -71,7 +71,7 @@ class CausalConv3d(nn.Module):
         order; over all chunks they concatenate to `self(video, causal)` exactly. Carries the last
         k-1 (time-padded) input frames in `ctx`."""
         front, back = self.time_padding(causal)
-        frames = self.ctx_frames(x, front, ctx)
+        frames = self._with_context(x, front, ctx)
         if frames is None:
             return None
         if ctx.last and back:
@@ -82,7 +82,7 @@ class CausalConv3d(nn.Module):
             return None
         return self._convolve(frames)
 
-    def ctx_frames(self, x: mx.array | None, front: int, ctx: TemporalContext) -> mx.array | None:
+    def _with_context(self, x: mx.array | None, front: int, ctx: TemporalContext) -> mx.array | None:
         """Carried input frames followed by the chunk; the video's first frame repeated in front."""
         carried = ctx.carried(self, "input")
         if carried is None and x is not None and ctx.start(self, "input"):

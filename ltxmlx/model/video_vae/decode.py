@@ -1,11 +1,12 @@
-"""Chunked video decoding: latent -> RGB frames in [0, 1], streamed by temporal chunks, optionally
-tiled in space and time so that peak memory stays bounded.
+"""Chunked video decoding: latent -> RGB frames in [0, 1], handed out in temporal chunks so that peak
+memory stays bounded.
 
-Nothing is evaluated here (the caller evaluates). `decode_steps` yields one step per spatial tile and
-one per finished chunk; evaluating each step's `state` before asking for the next keeps at most one
-tile's activations alive (MLX allocates a graph's buffers as it is scheduled, so one lazy graph over
-all tiles would hold them all). The overlap carried into the next chunk is a slice of the evaluated
-accumulator, so nothing is decoded twice.
+Three paths: untiled; streamed (`TilingConfig.chunk_frames`: exact, every layer carries its temporal
+context across chunks, optionally per spatial tile); overlapping tiles in space and time (blended).
+Nothing is evaluated here (the caller evaluates). `decode_steps` yields steps; evaluating each step's
+`state` before asking for the next keeps only one step's activations alive (MLX allocates a graph's
+buffers as it is scheduled, so one lazy graph over all chunks would hold them all). What is carried
+into the next step is a slice or copy of evaluated arrays, so nothing is decoded twice.
 """
 
 from __future__ import annotations
