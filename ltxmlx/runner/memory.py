@@ -189,10 +189,11 @@ def estimate(cfg: RunConfig, weights: dict[str, Path], stage_names: list[str] | 
             w, a = transformer, acts["diffusion"]
             units = latent_tokens(h, wd, r.frames, r.fps) * width * (guidance_passes(cfg) if first else 1)
         elif name == "upsample":
-            w = _file_bytes(weights.get("spatial_upsampler"))
+            ups = _ltx_config(weights.get("spatial_upsampler"))
+            w = model_bytes("spatial_upsampler", ups, dtype_bytes) if ups else 0
             a, units = acts["upsample"], latent_tokens(r.height // 2, r.width // 2, r.frames, r.fps)
         elif name == "decode":
-            w = _decoder_bytes(weights.get("checkpoint"), dtype_bytes)
+            w = sum(model_bytes(c, ltx, dtype_bytes) for c in ("video_decoder", "audio_decoder", "vocoder")) if ltx else 0
             a, units = acts["decode"], r.frames * r.height * r.width
         else:
             continue
@@ -218,22 +219,6 @@ def _gemma(folder: Path | None, dtype_bytes: int, quantization: str) -> tuple[in
     config = json.loads(config_file.read_text())
     text = Gemma3TextConfig.from_config(config)
     return model_bytes("gemma3", config, dtype_bytes, quantization), text.hidden_size * (text.num_hidden_layers + 1)
-
-
-def _decoder_bytes(path: Path | None, dtype_bytes: int) -> int:
-    """The video / audio decoders and vocoder of the single file (header only)."""
-    if path is None or not Path(path).is_file():
-        return 0
-    ckpt = open_checkpoint(path)
-    prefixes = ("vae.decoder.", "audio_vae.decoder.", "vocoder.")
-    return sum(dtype_bytes * _numel(i.shape) for k, i in ckpt.infos.items() if k.startswith(prefixes))
-
-
-def _numel(shape: tuple[int, ...]) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
 
 
 def _file_bytes(p: Path | None) -> int:
