@@ -195,7 +195,7 @@ def main() -> None:
         files = small_files(root) if args.small else full_size_files(root)
         for mode in modes:
             for batch in batches:
-                runs[f"{mode}/b{batch}"] = render(files, mode, batch, size, root, 64 if args.small else None)
+                runs[f"{mode}/b{batch}"] = render(files, mode, batch, size, root, 128 if args.small else None)
         grid = (1 + (size[2] - 1) // 8, size[0] // 64, size[1] // 64)  # stage 1: half size
         ta, s = int(size[2] / 24 * 25), (16 if args.small else 1024)
         errors = {} if args.skip_error else forward_errors(files, modes, grid, ta, s)

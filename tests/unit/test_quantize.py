@@ -151,3 +151,18 @@ def test_config_validation_refuses_unknown_and_unsupported_modes(monkeypatch):
 @pytest.mark.parametrize("mode", ["int8", "int4", "mxfp8", "mxfp4", "nvfp4"])
 def test_this_backend_runs_every_mlx_mode(mode):
     assert builder.quantization_backend_error(mode) is None
+
+
+def test_lora_fused_builds_are_quantized_after_fusion_and_cached_separately(tmp_path, inputs, reference):
+    from ltxmlx.pipelines.config import LoraSpec
+    from ltxmlx.pipelines.models import build_transformer
+
+    lora = (LoraSpec(str(PARITY / "19b/tiny_distilled_lora.safetensors"), 0.8),)
+    fused = build_transformer(SOURCE, lora, mx.float32)(*inputs)
+    cache = str(tmp_path / "quantized")
+    build_transformer(SOURCE, (), mx.float32, "int8", cache)
+    quantized = build_transformer(SOURCE, lora, mx.float32, "int8", cache)(*inputs)
+    assert len(list((tmp_path / "quantized").glob("transformer-int8-*.safetensors"))) == 2
+    assert rel_rms(quantized[0], fused[0]) < TOLERANCE["int8"] < rel_rms(fused[0], reference[0])
+    again = build_transformer(SOURCE, lora, mx.float32, "int8", cache)(*inputs)  # from its cache entry
+    assert mx.array_equal(again[0], quantized[0])
