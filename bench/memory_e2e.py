@@ -115,7 +115,7 @@ def render(files: ModelFiles, mode: str, batch: int, size: tuple[int, int, int],
             for i, o in enumerate(outputs):
                 write_mp4(out_dir / f"{mode}_b{batch}_{i}.mp4", np.array(o["video"]), cfg.fps,
                           np.array(o["audio"]), stages[-1].audio_sample_rate)
-        rows[stage.name] = {"peak_gib": round(memory.peak_bytes() / GIB, 3),
+        rows[stage.name] = {"peak_gib": round(memory.peak_bytes() / GIB, 3), "peak_bytes": memory.peak_bytes(),
                             "seconds": round(time.perf_counter() - t0, 2), "build_s": round(built - t0, 2)}
         print(f"{mode} b{batch} {stage.name}: {rows[stage.name]}", flush=True)
         inputs = outputs
@@ -164,8 +164,8 @@ def calibration(runs: dict, files: ModelFiles, size, modes) -> dict:
                                                          "spatial_upsampler": Path(files.spatial_upsampler)}).stages}
         rows = {}
         for stage, s in est.items():
-            p1 = runs[f"{mode}/b1"]["stages"][stage]["peak_gib"] * GIB
-            p2 = runs[f"{mode}/b2"]["stages"][stage]["peak_gib"] * GIB
+            p1 = runs[f"{mode}/b1"]["stages"][stage]["peak_bytes"]
+            p2 = runs[f"{mode}/b2"]["stages"][stage]["peak_bytes"]
             per_item = p2 - p1
             units = s.per_item_bytes / memory.activations_for("2.3")[
                 "text" if stage == "text" else "diffusion" if stage.startswith("stage") else stage].per_unit
