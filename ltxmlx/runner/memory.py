@@ -25,6 +25,7 @@ import mlx.core as mx
 from mlx.utils import tree_flatten
 
 from ltxmlx.config.schema import RunConfig
+from ltxmlx.errors import CheckpointError
 from ltxmlx.loader import quantize
 from ltxmlx.loader.checkpoint import open_checkpoint
 from ltxmlx.loader.specs import get_spec
@@ -175,7 +176,7 @@ def estimate(cfg: RunConfig, weights: dict[str, Path], stage_names: list[str] | 
     names = stage_names or (["text", "stage1", "upsample", "stage2", "decode"] if two_stage else
                             ["text", "stage1", "decode"])
     ltx = _ltx_config(weights.get("checkpoint"))
-    transformer = model_bytes("transformer", ltx, dtype_bytes, q) if ltx else 0
+    transformer = model_bytes("transformer", ltx, dtype_bytes, q) if ltx else _file_bytes(weights.get("checkpoint"))
     width = _transformer_width(ltx)
     negatives = 2 if cfg.guider.video.cfg != 1.0 or cfg.guider.audio.cfg != 1.0 else 1
     out = []
@@ -190,7 +191,7 @@ def estimate(cfg: RunConfig, weights: dict[str, Path], stage_names: list[str] | 
             units = latent_tokens(h, wd, r.frames, r.fps) * width * (guidance_passes(cfg) if first else 1)
         elif name == "upsample":
             ups = _ltx_config(weights.get("spatial_upsampler"))
-            w = model_bytes("spatial_upsampler", ups, dtype_bytes) if ups else 0
+            w = model_bytes("spatial_upsampler", ups, dtype_bytes) if ups else _file_bytes(weights.get("spatial_upsampler"))
             a, units = acts["upsample"], latent_tokens(r.height // 2, r.width // 2, r.frames, r.fps)
         elif name == "decode":
             w = sum(model_bytes(c, ltx, dtype_bytes) for c in ("video_decoder", "audio_decoder", "vocoder")) if ltx else 0
@@ -202,7 +203,14 @@ def estimate(cfg: RunConfig, weights: dict[str, Path], stage_names: list[str] | 
 
 
 def _ltx_config(path: Path | None) -> dict | None:
-    return open_checkpoint(path).config if path is not None and Path(path).is_file() else None
+    """The metadata config of a weight file; None (sizes are then taken from the file) when it has none."""
+    if path is None or not Path(path).is_file():
+        return None
+    try:
+        return open_checkpoint(path).config
+    except CheckpointError as e:
+        log.info("memory estimate: no model config in %s (%s); using its file size", path, e)
+        return None
 
 
 def _transformer_width(config: dict | None) -> int:
