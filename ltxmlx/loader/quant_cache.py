@@ -100,7 +100,8 @@ class QuantCache:
         except CheckpointError as e:
             self.discard(entry, f"corrupt ({e})")
             return None
-        if ckpt.metadata.get(_KEY_FIELD) != json.loads(json.dumps(entry.key)) or not isinstance(ckpt.metadata.get("config"), dict):
+        stored = ckpt.metadata.get(_KEY_FIELD)
+        if stored != json.loads(json.dumps(entry.key)) or not isinstance(ckpt.metadata.get("config"), dict):
             self.discard(entry, "stale (its key differs from this build's)")
             return None
         return ckpt

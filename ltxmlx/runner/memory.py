@@ -191,10 +191,12 @@ def estimate(cfg: RunConfig, weights: dict[str, Path], stage_names: list[str] | 
             units = latent_tokens(h, wd, r.frames, r.fps) * width * (guidance_passes(cfg) if first else 1)
         elif name == "upsample":
             ups = _ltx_config(weights.get("spatial_upsampler"))
-            w = model_bytes("spatial_upsampler", ups, dtype_bytes) if ups else _file_bytes(weights.get("spatial_upsampler"))
+            w = (model_bytes("spatial_upsampler", ups, dtype_bytes) if ups
+                 else _file_bytes(weights.get("spatial_upsampler")))
             a, units = acts["upsample"], latent_tokens(r.height // 2, r.width // 2, r.frames, r.fps)
         elif name == "decode":
-            w = sum(model_bytes(c, ltx, dtype_bytes) for c in ("video_decoder", "audio_decoder", "vocoder")) if ltx else 0
+            decoders = ("video_decoder", "audio_decoder", "vocoder") if ltx else ()
+            w = sum(model_bytes(c, ltx, dtype_bytes) for c in decoders)
             a, units = acts["decode"], r.frames * r.height * r.width
         else:
             continue
