@@ -167,3 +167,45 @@ def test_lora_fused_builds_are_quantized_after_fusion_and_cached_separately(tmp_
     assert rel_rms(quantized[0], fused[0]) < TOLERANCE["int8"] < rel_rms(fused[0], reference[0])
     again = build_transformer(SOURCE, lora, mx.float32, "int8", cache)(*inputs)  # from its cache entry
     assert mx.array_equal(again[0], quantized[0])
+
+
+def write_fp8_copy(src, dst) -> int:
+    """`src` with its transformer-block matrices stored as official FP8 (E4M3 bytes + F32 weight_scale)."""
+    import json
+
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    ckpt = builder.open_checkpoint(src)
+    tensors, header, blobs, offset, n_fp8 = load_file(str(src)), {}, [], 0, 0
+
+    def add(name, dtype, shape, data: bytes):
+        nonlocal offset
+        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+
+    for name, value in tensors.items():
+        if name.startswith("model.diffusion_model.transformer_blocks.") and name.endswith(".weight") and value.ndim == 2:
+            scale = np.float32(np.abs(value).max() / 448.0)
+            raw = mx.to_fp8(mx.array(value / scale))
+            add(name, "F8_E4M3", value.shape, np.array(raw).tobytes())
+            add(name + "_scale", "F32", (), scale.tobytes())
+            n_fp8 += 1
+        else:
+            add(name, "F32", value.shape, value.astype(np.float32).tobytes())
+    header["__metadata__"] = {k: json.dumps(v) if not isinstance(v, str) else v for k, v in ckpt.metadata.items()}
+    raw_header = json.dumps(header).encode()
+    raw_header += b" " * (-len(raw_header) % 8)
+    dst.write_bytes(len(raw_header).to_bytes(8, "little") + raw_header + b"".join(blobs))
+    return n_fp8
+
+
+def test_fp8_files_are_quantized_from_their_dequantized_weights(tmp_path, inputs):
+    fp8 = tmp_path / "tiny_fp8.safetensors"
+    assert write_fp8_copy(SOURCE, fp8) > 20
+    dequantized = build("transformer", fp8, dtype=mx.float32)(*inputs)
+    model = build("transformer", fp8, dtype=mx.float32, quantization="int8")
+    assert quantized_layers(model)
+    video, audio = model(*inputs)
+    assert rel_rms(video, dequantized[0]) < TOLERANCE["int8"] and rel_rms(audio, dequantized[1]) < TOLERANCE["int8"]
