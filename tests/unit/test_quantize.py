@@ -186,7 +186,8 @@ def write_fp8_copy(src, dst) -> int:
         offset += len(data)
 
     for name, value in tensors.items():
-        if name.startswith("model.diffusion_model.transformer_blocks.") and name.endswith(".weight") and value.ndim == 2:
+        block = name.startswith("model.diffusion_model.transformer_blocks.")
+        if block and name.endswith(".weight") and value.ndim == 2:
             scale = np.float32(np.abs(value).max() / 448.0)
             raw = mx.to_fp8(mx.array(value / scale))
             add(name, "F8_E4M3", value.shape, np.array(raw).tobytes())
