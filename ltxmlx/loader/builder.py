@@ -5,6 +5,7 @@ This and the runner are the only places that call `mx.eval` (design rule 1).
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from pathlib import Path
@@ -198,6 +199,7 @@ def _evaluate_in_chunks(module: nn.Module, chunk_bytes: int = 512 * 1024**2) -> 
     mx.eval(chunk)
 
 
+@functools.cache
 def quantization_backend_error(quantization: str) -> str | None:
     """Why the current MLX device cannot run `quantization` (None when it can; unknown modes raise).
 
@@ -213,7 +215,8 @@ def quantization_backend_error(quantization: str) -> str | None:
         mx.eval(mx.quantized_matmul(x, packed, scales, biases[0] if biases else None, transpose=True,
                                     group_size=group, bits=mode.bits, mode=mode.mlx_mode))
     except (RuntimeError, ValueError) as e:
-        return f"MLX {mx.__version__} on {mx.default_device()} cannot run {mode.mlx_mode} {mode.bits}-bit ({e})"
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        return f"MLX {mx.__version__} on {mx.default_device()} cannot run {mode.mlx_mode} {mode.bits}-bit ({reason})"
     return None
 
 

@@ -49,8 +49,8 @@ def source_files(source: str | Path | Checkpoint) -> list[Path]:
     """The files behind a build source: a path, a checkpoint, or a sharded checkpoint's shards."""
     if not isinstance(source, Checkpoint):
         return [Path(source)]
-    shards = getattr(source, "shards", None)
-    return sorted({c.path for c in shards.values()}) if shards else [source.path]
+    shards = getattr(source, "shards", None)  # a sharded checkpoint: the files holding its tensors
+    return sorted({c.path for c in shards.values()}) if shards is not None else [source.path]
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,8 @@ class QuantCache:
         except CheckpointError as e:
             self.discard(entry, f"corrupt ({e})")
             return None
-        if ckpt.metadata.get(_KEY_FIELD) != json.loads(json.dumps(entry.key)) or not isinstance(ckpt.metadata.get("config"), dict):
+        stored = ckpt.metadata.get(_KEY_FIELD)
+        if stored != json.loads(json.dumps(entry.key)) or not isinstance(ckpt.metadata.get("config"), dict):
             self.discard(entry, "stale (its key differs from this build's)")
             return None
         return ckpt

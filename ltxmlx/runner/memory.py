@@ -187,9 +187,10 @@ def estimate(cfg: RunConfig, weights: dict[str, Path], stage_names: list[str] | 
                             ["text", "stage1", "decode"])
     ltx = _ltx_config(weights.get("checkpoint"))
     gen = GENERATIONS.get(cfg.model.version)
-    # Without the files (a dry run that plans offline) the generation table gives the sizes.
+    # Without a readable config: the file's size, else (a dry run that plans offline) the generation table.
     fallback = _QUANT_FACTOR.get(q, 1.0) * dtype_bytes / 2
-    transformer = model_bytes("transformer", ltx, dtype_bytes, q) if ltx else int((gen.transformer_bytes if gen else 0) * fallback)
+    transformer = (model_bytes("transformer", ltx, dtype_bytes, q) if ltx
+                   else _file_bytes(weights.get("checkpoint")) or int((gen.transformer_bytes if gen else 0) * fallback))
     width = _transformer_width(ltx)
     negatives = 2 if cfg.guider.video.cfg != 1.0 or cfg.guider.audio.cfg != 1.0 else 1
     out = []
@@ -205,7 +206,9 @@ def estimate(cfg: RunConfig, weights: dict[str, Path], stage_names: list[str] | 
             w, a = transformer, acts["diffusion"]
             units = latent_tokens(h, wd, clip_frames(cfg), r.fps) * width * (guidance_passes(cfg) if first else 1)
         elif name == "upsample":
-            w = _file_bytes(weights.get("spatial_upsampler"))
+            ups = _ltx_config(weights.get("spatial_upsampler"))
+            w = (model_bytes("spatial_upsampler", ups, dtype_bytes) if ups
+                 else _file_bytes(weights.get("spatial_upsampler")))
             a, units = acts["upsample"], latent_tokens(r.height // 2, r.width // 2, clip_frames(cfg), r.fps)
         elif name == "decode":
             files = {weights.get(k) for k in ("checkpoint", "video_vae", "audio_vae")} - {None}
@@ -218,12 +221,13 @@ def estimate(cfg: RunConfig, weights: dict[str, Path], stage_names: list[str] | 
 
 
 def _ltx_config(path: Path | None) -> dict | None:
+    """The metadata config of a weight file; None (sizes are then taken from the file) when it has none."""
     if path is None or not Path(path).is_file():
         return None
     try:
         return open_checkpoint(path).config
-    except CheckpointError as e:  # an estimate only: the build reports the file properly
-        log.info("memory estimate without the transformer's size: %s", e)
+    except CheckpointError as e:
+        log.info("memory estimate: no model config in %s (%s); using its file size", path, e)
         return None
 
 

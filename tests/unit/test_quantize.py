@@ -81,7 +81,8 @@ def test_second_build_loads_the_cache_without_opening_the_source(tmp_path, input
     opened = []
     real_open, real_fingerprint = builder.open_checkpoint, quant_cache.content_fingerprint
     monkeypatch.setattr(builder, "open_checkpoint", lambda p: opened.append(str(p)) or real_open(p))
-    monkeypatch.setattr(quant_cache, "content_fingerprint", lambda ps: opened.extend(map(str, ps)) or real_fingerprint(ps))
+    monkeypatch.setattr(quant_cache, "content_fingerprint",
+                        lambda ps: opened.extend(map(str, ps)) or real_fingerprint(ps))
     second = build("transformer", source, dtype=mx.float32, quantization="int8", quant_cache=cache)
     assert opened == []  # neither the loader nor the fingerprint touched the source file
     assert quantized_layers(second) == quantized_layers(first)
@@ -133,7 +134,7 @@ def test_unknown_mode_is_refused_with_the_valid_ones():
 
 
 def test_a_component_without_a_table_is_not_quantized():
-    with pytest.raises(CheckpointError, match="cannot be quantized.*quantizable components: gemma3, gemma4, transformer"):
+    with pytest.raises(CheckpointError, match="cannot be quantized.*quantizable components: gemma3, gemma4, trans"):
         build("spatial_upsampler", PARITY / "common/tiny_spatial_upscaler_x2.safetensors", quantization="int8")
 
 
@@ -151,3 +152,62 @@ def test_config_validation_refuses_unknown_and_unsupported_modes(monkeypatch):
 @pytest.mark.parametrize("mode", ["int8", "int4", "mxfp8", "mxfp4", "nvfp4"])
 def test_this_backend_runs_every_mlx_mode(mode):
     assert builder.quantization_backend_error(mode) is None
+
+
+def test_lora_fused_builds_are_quantized_after_fusion_and_cached_separately(tmp_path, inputs, reference):
+    from ltxmlx.pipelines.config import LoraSpec
+    from ltxmlx.pipelines.models import build_transformer
+
+    lora = (LoraSpec(str(PARITY / "19b/tiny_distilled_lora.safetensors"), 0.8),)
+    fused = build_transformer(SOURCE, lora, mx.float32)(*inputs)
+    cache = str(tmp_path / "quantized")
+    build_transformer(SOURCE, (), mx.float32, "int8", cache)
+    quantized = build_transformer(SOURCE, lora, mx.float32, "int8", cache)(*inputs)
+    assert len(list((tmp_path / "quantized").glob("transformer-int8-*.safetensors"))) == 2
+    assert rel_rms(quantized[0], fused[0]) < TOLERANCE["int8"] < rel_rms(fused[0], reference[0])
+    again = build_transformer(SOURCE, lora, mx.float32, "int8", cache)(*inputs)  # from its cache entry
+    assert mx.array_equal(again[0], quantized[0])
+
+
+def write_fp8_copy(src, dst) -> int:
+    """`src` with its transformer-block matrices stored as official FP8 (E4M3 bytes + F32 weight_scale)."""
+    import json
+
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    ckpt = builder.open_checkpoint(src)
+    tensors, header, blobs, offset, n_fp8 = load_file(str(src)), {}, [], 0, 0
+
+    def add(name, dtype, shape, data: bytes):
+        nonlocal offset
+        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+
+    for name, value in tensors.items():
+        block = name.startswith("model.diffusion_model.transformer_blocks.")
+        if block and name.endswith(".weight") and value.ndim == 2:
+            scale = np.float32(np.abs(value).max() / 448.0)
+            raw = mx.to_fp8(mx.array(value / scale))
+            add(name, "F8_E4M3", value.shape, np.array(raw).tobytes())
+            add(name + "_scale", "F32", (), scale.tobytes())
+            n_fp8 += 1
+        else:
+            add(name, "F32", value.shape, value.astype(np.float32).tobytes())
+    header["__metadata__"] = {k: json.dumps(v) if not isinstance(v, str) else v for k, v in ckpt.metadata.items()}
+    raw_header = json.dumps(header).encode()
+    raw_header += b" " * (-len(raw_header) % 8)
+    dst.write_bytes(len(raw_header).to_bytes(8, "little") + raw_header + b"".join(blobs))
+    return n_fp8
+
+
+def test_fp8_files_are_quantized_from_their_dequantized_weights(tmp_path, inputs):
+    fp8 = tmp_path / "tiny_fp8.safetensors"
+    assert write_fp8_copy(SOURCE, fp8) > 20
+    dequantized = build("transformer", fp8, dtype=mx.float32)(*inputs)
+    model = build("transformer", fp8, dtype=mx.float32, quantization="int8")
+    assert quantized_layers(model)
+    video, audio = model(*inputs)
+    assert rel_rms(video, dequantized[0]) < TOLERANCE["int8"]
+    assert rel_rms(audio, dequantized[1]) < TOLERANCE["int8"]

@@ -124,7 +124,8 @@ def quantized_gemma_file(folder: str | Path, dtype: mx.Dtype, quantization: str,
     mode = quant_mode(quantization)
     if mode is None or not quant_cache_dir:
         return None
-    return QuantCache(Path(quant_cache_dir).expanduser()).entry("gemma3", open_gemma_checkpoint(folder), mode, dtype).path
+    cache = QuantCache(Path(quant_cache_dir).expanduser())
+    return cache.entry("gemma3", open_gemma_checkpoint(folder), mode, dtype).path
 
 
 def load_gemma_text_encoder(
