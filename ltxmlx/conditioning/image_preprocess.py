@@ -57,3 +57,13 @@ def to_model_input(image: np.ndarray) -> np.ndarray:
 def preprocess_image(image: np.ndarray, height: int, width: int) -> np.ndarray:
     """uint8 (H, W, 3) -> (1, 3, 1, height, width) float32 in [-1, 1], cover-resized and centre-cropped."""
     return to_model_input(resize_and_center_crop(image, height, width))
+
+
+def default_image_crf(model_version: str) -> int:
+    """The official H.264 CRF of the conditioning-image re-encode for a checkpoint's `model_version`:
+    33 up to LTX-2.3, 18 from 2.4 on."""
+    try:
+        version = tuple(int(p) for p in str(model_version).split("."))
+    except ValueError as e:
+        raise ValueError(f"model_version must look like '2.3.0', got {model_version!r}") from e
+    return 18 if version >= (2, 4) else 33

@@ -11,6 +11,7 @@ from ltxmlx.components.guiders import GuiderParams
 from ltxmlx.components.schedulers import MAX_SHIFT_ANCHOR, ltx2_sigmas
 from ltxmlx.config.schema import ModalityGuidanceCfg, RunConfig
 from ltxmlx.pipelines.config import LoraSpec, ModelFiles, PipelineConfig
+from ltxmlx.pipelines.factory import PIPELINES
 
 
 def _guider(g: ModalityGuidanceCfg) -> GuiderParams:
@@ -33,7 +34,8 @@ def to_pipeline_config(cfg: RunConfig) -> PipelineConfig:
     files = ModelFiles(
         checkpoint=m.checkpoint, text_encoder=m.text_encoder, spatial_upsampler=m.spatial_upsampler,
         distilled_lora=LoraSpec(m.distilled_lora, p.distilled_lora_strength) if m.distilled_lora else None)
-    guided = p.name != "distilled"
+    kind = PIPELINES[p.name]
+    guided = kind.guided
     return PipelineConfig(
         kind=p.name, files=files, height=cfg.resolution.height, width=cfg.resolution.width,
         num_frames=cfg.resolution.frames, fps=cfg.resolution.fps, steps=cfg.scheduler.steps,
@@ -41,5 +43,5 @@ def to_pipeline_config(cfg: RunConfig) -> PipelineConfig:
         audio_guider=_guider(cfg.guider.audio) if guided else None,
         loras=tuple(LoraSpec(lo.weights, lo.strength) for lo in cfg.lora.stack),
         dtype=m.dtype, stage1_sigmas=stage1_sigmas(cfg),
-        stage2_sigmas=tuple(float(v) for v in p.stage2_sigmas) if p.name != "one_stage" else None,
+        stage2_sigmas=tuple(float(v) for v in p.stage2_sigmas) if kind.two_stage else None,
     )

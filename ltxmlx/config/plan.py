@@ -121,9 +121,10 @@ class Plan:
 
 
 def shape_signature(item: RenderItem) -> tuple:
-    """Items may share a stage call only if their latents have equal shapes; image conditions at
-    frames other than 0 add tokens, so their frame indices are part of the signature."""
-    return tuple(sorted(img.frame for img in item.images if img.frame != 0))
+    """Items may share a stage call only if their latents have equal shapes. Image conditions may add
+    tokens (at frames other than 0 always, at frame 0 when appended as a keyframe), so the frame
+    indices of all of them are the signature."""
+    return tuple(sorted(img.frame for img in item.images))
 
 
 def make_item(prompt: str, negative: str, seed: int, images: tuple[ImageCondition, ...]) -> RenderItem:

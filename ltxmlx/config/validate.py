@@ -13,15 +13,17 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from ltxmlx.config.conditioning_checks import check_conditioning_media
 from ltxmlx.config.naming import slugify
 from ltxmlx.config.schema import RunConfig
 from ltxmlx.errors import ConfigError
+from ltxmlx.pipelines.factory import PIPELINES
+from ltxmlx.pipelines.validation import size_multiple
 
 MIN_SIDE, MAX_SIDE = 64, 2048
 MIN_FRAMES, MAX_FRAMES = 9, 513
 MAX_PROMPTS, MAX_SEEDS = 4096, 1024
 MAX_SEED = 2**63
-PIPELINES = {"one_stage": 32, "two_stage": 64, "distilled": 64}  # name -> size divisor
 SCHEDULERS = ("ltx2", "distilled")
 SAMPLERS = ("euler",)
 ORDERS = ("stage_major", "item_major")
@@ -66,6 +68,7 @@ def validate(cfg: RunConfig) -> None:
             _check(0 <= img.frame < cfg.resolution.frames, f"{key}.frame", img.frame,
                    f"a frame index in [0, {cfg.resolution.frames})")
             _check(0.0 <= img.strength <= 1.0, f"{key}.strength", img.strength, "a value in [0, 1]")
+    check_conditioning_media(cfg)
 
 
 def _validate_model_pipeline(cfg: RunConfig) -> None:
@@ -75,16 +78,18 @@ def _validate_model_pipeline(cfg: RunConfig) -> None:
     _one_of("model.quantization", m.quantization, ("none", "fp8"))
     _one_of("model.dtype", m.dtype, DTYPES)
     _one_of("pipeline.name", p.name, tuple(PIPELINES))
-    if p.name in ("two_stage", "distilled"):
+    kind = PIPELINES[p.name]
+    if kind.two_stage:
         _check(bool(m.spatial_upsampler), "model.spatial_upsampler", m.spatial_upsampler,
                f"a weight reference (the {p.name} pipeline upsamples between its stages)")
         _check(_is_sigma_list(p.stage2_sigmas, allow_partial=True), "pipeline.stage2_sigmas",
                p.stage2_sigmas, "a decreasing list in (0, 1] ending with 0.0")
-    if p.name == "two_stage":
-        _check(m.variant == "dev", "model.variant", m.variant, "dev for the two_stage pipeline (use pipeline=distilled)")
+    if kind.distilled_lora:
+        _check(m.variant == "dev", "model.variant", m.variant,
+               f"dev for the {p.name} pipeline (use pipeline=distilled)")
         _check(bool(m.distilled_lora), "model.distilled_lora", m.distilled_lora,
-               "a weight reference (stage 2 of two_stage fuses the distilled LoRA)")
-    if p.name == "one_stage":
+               f"a weight reference (stage 2 of {p.name} fuses the distilled LoRA)")
+    if not kind.two_stage:
         _check(not p.stage2_sigmas, "pipeline.stage2_sigmas", p.stage2_sigmas, "[] for the one_stage pipeline")
     _check(0.0 <= p.distilled_lora_strength <= 2.0, "pipeline.distilled_lora_strength",
            p.distilled_lora_strength, "a value in [0, 2]")
@@ -93,7 +98,7 @@ def _validate_model_pipeline(cfg: RunConfig) -> None:
 
 
 def _validate_size(cfg: RunConfig) -> None:
-    r, div = cfg.resolution, PIPELINES[cfg.pipeline.name]
+    r, div = cfg.resolution, size_multiple(PIPELINES[cfg.pipeline.name].two_stage)
     for key, side in (("resolution.height", r.height), ("resolution.width", r.width)):
         _check(MIN_SIDE <= side <= MAX_SIDE, key, side, f"a size in [{MIN_SIDE}, {MAX_SIDE}]")
         _check(side % div == 0, key, side, f"a multiple of {div} for the {cfg.pipeline.name} pipeline")

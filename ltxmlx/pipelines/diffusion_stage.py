@@ -26,7 +26,7 @@ from ltxmlx.pipelines.models import (
     lora_identity,
     mx_dtype,
 )
-from ltxmlx.pipelines.states import ImageSource, NoiseSource, batch_states, split_latent
+from ltxmlx.pipelines.states import ImageSource, NoiseSource, VideoConditioner, batch_states, split_latent
 from ltxmlx.pipelines.validation import validate_items
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,7 @@ class DiffusionStage:
     refine: start from the inputs' latents re-noised to `noise_scale` (stage 2); else from pure noise.
     keep_input_audio: output the input audio latent instead of the refined one (the dev two-stage
     pipeline decodes stage-1 audio). pass_contexts: copy the positive contexts to the outputs.
+    condition_video: how encoded images enter an item's video state (None: the image-to-video rule).
     """
 
     name: str
@@ -75,6 +76,7 @@ class DiffusionStage:
     keep_input_audio: bool = False
     pass_contexts: bool = False
     record_passes: bool = False
+    condition_video: VideoConditioner | None = None
     _model: object = field(default=None, init=False, repr=False)
     _encoder: object = field(default=None, init=False, repr=False)
 
@@ -128,7 +130,8 @@ class DiffusionStage:
             v_init = [x["video_latent"].astype(mx.float32) for x in inputs]
             a_init = [x["audio_latent"].astype(mx.float32) for x in inputs] if audio else None
         video, audio_state = batch_states(items, self.stage_index, video_tools, audio_tools, self.noise,
-                                          self.noise_scale, self._encode_images, v_init, a_init)
+                                          self.noise_scale, self._encode_images, v_init, a_init,
+                                          self.condition_video)
         contexts = batch_contexts(inputs, audio)
         # Without image conditioning every token of an item has the item's noise level: the transformer
         # then computes its modulation once per item instead of once per token (same result, less memory).

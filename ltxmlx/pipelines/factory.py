@@ -1,12 +1,10 @@
-"""`make_pipeline`: a PipelineConfig -> the list of stages of the one-stage, two-stage or distilled flow.
+"""`make_pipeline`: a PipelineConfig -> the list of stages of its kind, from the `PIPELINES` table.
 
 Everything is checked here before any model loads: the config, the STG blocks against the
 checkpoint's depth, and every LoRA against the transformer's weight shapes.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from ltxmlx.components.guiders import (
     GuiderParams,
@@ -18,25 +16,19 @@ from ltxmlx.components.schedulers import (
     STAGE_2_DISTILLED_SIGMA_VALUES,
     LTX2Scheduler,
 )
+from ltxmlx.errors import ConfigError
 from ltxmlx.pipelines.api import Stage
 from ltxmlx.pipelines.config import PipelineConfig
 from ltxmlx.pipelines.decode_stage import DecodeStage
 from ltxmlx.pipelines.denoise import Guidance
 from ltxmlx.pipelines.diffusion_stage import DiffusionStage, stage_sigmas
+from ltxmlx.pipelines.keyframe_interpolation import build_keyframe_interpolation
+from ltxmlx.pipelines.kinds import BuildContext, PipelineKind, Resolved
 from ltxmlx.pipelines.models import CheckpointInfo, check_loras
 from ltxmlx.pipelines.states import ImageSource, NoiseSource, file_images, keyed_noise
 from ltxmlx.pipelines.text_stage import TextStage
 from ltxmlx.pipelines.upsample_stage import UpsampleStage
 from ltxmlx.pipelines.validation import validate_against_checkpoint
-
-
-@dataclass(frozen=True)
-class Resolved:
-    """The settings a config leaves to the checkpoint's defaults, resolved."""
-
-    guidance: Guidance
-    stage1_sigmas: tuple[float, ...]
-    stage2_sigmas: tuple[float, ...] | None
 
 
 def resolve(cfg: PipelineConfig, info: CheckpointInfo) -> Resolved:
@@ -62,6 +54,47 @@ def resolve(cfg: PipelineConfig, info: CheckpointInfo) -> Resolved:
     return Resolved(guidance, s1, s2)
 
 
+def build_one_stage(ctx: BuildContext) -> list[Stage]:
+    cfg, r = ctx.cfg, ctx.resolved
+    stage1 = DiffusionStage(name="stage1", stage_index=0, height=cfg.height, width=cfg.width,
+                            sigmas=r.stage1_sigmas, guidance=r.guidance, loras=cfg.loras, **ctx.common)
+    return [TextStage(cfg, ctx.needs_negative), stage1, DecodeStage(cfg, ctx.info)]
+
+
+def build_two_stage(ctx: BuildContext) -> list[Stage]:
+    """Dev two-stage and distilled: stage 1 at half size, x2 upsample, an unguided stage 2."""
+    cfg, r = ctx.cfg, ctx.resolved
+    stage1 = DiffusionStage(name="stage1", stage_index=0, height=cfg.height // 2, width=cfg.width // 2,
+                            sigmas=r.stage1_sigmas, guidance=r.guidance, loras=cfg.loras, pass_contexts=True,
+                            **ctx.common)
+    # Stage 2 never guides; the dev flow refines with the distilled LoRA and keeps stage-1 audio.
+    stage2 = DiffusionStage(name="stage2", stage_index=1, height=cfg.height, width=cfg.width,
+                            sigmas=r.stage2_sigmas, guidance=Guidance(), loras=cfg.loras + ctx.distilled_lora,
+                            noise_scale=r.stage2_sigmas[0], refine=True, keep_input_audio=cfg.kind == "two_stage",
+                            **ctx.common)
+    return [TextStage(cfg, ctx.needs_negative), stage1, UpsampleStage(cfg), stage2, DecodeStage(cfg, ctx.info)]
+
+
+PIPELINES: dict[str, PipelineKind] = {
+    "one_stage": PipelineKind(build_one_stage, two_stage=False, guided=True, distilled_lora=False,
+                              description="one guided stage at full size"),
+    "two_stage": PipelineKind(build_two_stage, two_stage=True, guided=True, distilled_lora=True,
+                              description="dev: guided half-size stage 1, x2 upsample, distilled-LoRA stage 2"),
+    "distilled": PipelineKind(build_two_stage, two_stage=True, guided=False, distilled_lora=False,
+                              description="distilled model: two unguided stages"),
+    "keyframe_interpolation": PipelineKind(
+        build_keyframe_interpolation, two_stage=True, guided=True, distilled_lora=True,
+        description="images at frame indices appended as guiding latents in both stages"),
+}
+
+
+def pipeline_kind(name: str) -> PipelineKind:
+    """The table entry of `name`; a ConfigError listing the valid names otherwise."""
+    if name not in PIPELINES:
+        raise ConfigError("pipeline", name, f"one of {', '.join(PIPELINES)}")
+    return PIPELINES[name]
+
+
 def make_pipeline(cfg: PipelineConfig, noise: NoiseSource | None = None, images: ImageSource | None = None,
                   record_passes: bool = False) -> list[Stage]:
     """The stages of `cfg.kind`; raises ConfigError / LoraError / CheckpointError before any model loads.
@@ -73,24 +106,10 @@ def make_pipeline(cfg: PipelineConfig, noise: NoiseSource | None = None, images:
     info = CheckpointInfo.read(cfg.files.checkpoint)
     r = resolve(cfg, info)
     validate_against_checkpoint(cfg, info.config["transformer"], (r.guidance.video, r.guidance.audio))
-    distilled_lora = (cfg.files.distilled_lora,) if cfg.files.distilled_lora else ()
     check_loras(info.config, cfg.loras)
-    if distilled_lora:
-        check_loras(info.config, distilled_lora)
-    noise = noise or keyed_noise
-    images = images or file_images(cfg.image_crf)
+    if cfg.files.distilled_lora:
+        check_loras(info.config, (cfg.files.distilled_lora,))
     needs_negative = any(p is not None and p.needs_uncond for p in (r.guidance.video, r.guidance.audio))
-    common = {"cfg": cfg, "info": info, "noise": noise, "images": images, "record_passes": record_passes}
-    if not cfg.two_stage:
-        stage1 = DiffusionStage(name="stage1", stage_index=0, height=cfg.height, width=cfg.width,
-                                sigmas=r.stage1_sigmas, guidance=r.guidance, loras=cfg.loras, **common)
-        return [TextStage(cfg, needs_negative), stage1, DecodeStage(cfg, info)]
-    stage1 = DiffusionStage(name="stage1", stage_index=0, height=cfg.height // 2, width=cfg.width // 2,
-                            sigmas=r.stage1_sigmas, guidance=r.guidance, loras=cfg.loras, pass_contexts=True,
-                            **common)
-    # Stage 2 never guides; the dev flow refines with the distilled LoRA and keeps stage-1 audio.
-    stage2 = DiffusionStage(name="stage2", stage_index=1, height=cfg.height, width=cfg.width,
-                            sigmas=r.stage2_sigmas, guidance=Guidance(), loras=cfg.loras + distilled_lora,
-                            noise_scale=r.stage2_sigmas[0], refine=True, keep_input_audio=cfg.kind == "two_stage",
-                            **common)
-    return [TextStage(cfg, needs_negative), stage1, UpsampleStage(cfg), stage2, DecodeStage(cfg, info)]
+    ctx = BuildContext(cfg, info, r, noise or keyed_noise, images or file_images(cfg.image_crf), record_passes,
+                       needs_negative)
+    return pipeline_kind(cfg.kind).build(ctx)

@@ -93,6 +93,10 @@ def split_latent(latent: mx.array) -> list[mx.array]:
     return [latent[i:i + 1] for i in range(latent.shape[0])]
 
 
+VideoConditioner = Callable[[VideoLatentTools, "mx.array | None", Sequence[tuple[ImageCondition, mx.array]]],
+                            LatentState]
+
+
 def video_conditioned_state(tools: VideoLatentTools, initial: mx.array | None,
                             encoded: Sequence[tuple[ImageCondition, mx.array]]) -> LatentState:
     """One item's video state: initial latent (1, C, F, H, W) or zeros, then its image conditionings
@@ -126,11 +130,16 @@ def batch_states(
     encode_images: Callable[[RenderItem], list[tuple[ImageCondition, mx.array]]],
     video_initial: Sequence[mx.array] | None = None,
     audio_initial: Sequence[mx.array] | None = None,
+    condition_video: VideoConditioner | None = None,
 ) -> tuple[LatentState, LatentState | None]:
-    """Noised (video, audio | None) states of the batch; noise drawn video first, then audio."""
+    """Noised (video, audio | None) states of the batch; noise drawn video first, then audio.
+
+    condition_video: how an item's encoded images enter its video state (default: the image-to-video
+    rule of `video_conditioned_state`)."""
+    condition_video = condition_video or video_conditioned_state
     videos, audios = [], []
     for i, item in enumerate(items):
-        v = video_conditioned_state(video_tools, None if video_initial is None else video_initial[i],
+        v = condition_video(video_tools, None if video_initial is None else video_initial[i],
                                     encode_images(item))
         videos.append(noised(v, item, stage_index, "video", noise, noise_scale))
         if audio_tools is not None:

@@ -31,9 +31,9 @@ SCALE_RANGES = {
 }
 
 
-def size_multiple(kind: str) -> int:
+def size_multiple(two_stage: bool) -> int:
     """Pixel multiple of height/width: 64 when stage 1 runs at half size (latents of 32 px), else 32."""
-    return 32 if kind == "one_stage" else 64
+    return 64 if two_stage else 32
 
 
 def _check_sigmas(key: str, sigmas: Sequence[float] | None) -> None:
@@ -69,7 +69,7 @@ def _check_file(key: str, path: str | None, required: bool, folder: bool = False
 
 def validate_config(cfg) -> None:
     """Sizes, frames, steps, scales, sigma lists, dtype and files of a PipelineConfig."""
-    m = size_multiple(cfg.kind)
+    m = size_multiple(cfg.two_stage)
     for key in ("height", "width"):
         value = getattr(cfg, key)
         if not isinstance(value, int) or value < m or value % m:
@@ -90,7 +90,7 @@ def validate_config(cfg) -> None:
         raise ConfigError("decode_tile_budget_gb", cfg.decode_tile_budget_gb, "a positive size in GB or None")
     _check_sigmas("stage1_sigmas", cfg.stage1_sigmas)
     _check_sigmas("stage2_sigmas", cfg.stage2_sigmas)
-    if cfg.kind == "one_stage" and cfg.stage2_sigmas is not None:
+    if not cfg.two_stage and cfg.stage2_sigmas is not None:
         raise ConfigError("stage2_sigmas", cfg.stage2_sigmas, "None for the one-stage pipeline")
     check_guider("video_guider", cfg.video_guider)
     check_guider("audio_guider", cfg.audio_guider)
@@ -101,7 +101,7 @@ def validate_config(cfg) -> None:
     _check_file("files.checkpoint", f.checkpoint, True)
     _check_file("files.text_encoder", f.text_encoder, True, folder=True)
     _check_file("files.spatial_upsampler", f.spatial_upsampler, cfg.two_stage)
-    if cfg.kind == "two_stage":
+    if cfg.traits.distilled_lora:
         _check_file("files.distilled_lora", f.distilled_lora.path if f.distilled_lora else None, True)
     elif f.distilled_lora is not None:
         raise ConfigError("files.distilled_lora", f.distilled_lora.path, f"None for the {cfg.kind} pipeline")

@@ -1,22 +1,30 @@
-"""Parity runner for the end-to-end pipeline cases (dev two-stage, distilled, image-to-video).
+"""Parity runner for the end-to-end pipeline cases.
 
 The stages come from `make_pipeline` (the renderer's code path) with the case's recorded noise and
 preprocessed images injected; the text stage is skipped because the contexts are case inputs. Every
 intermediate is read from the stages' StepEvents and outputs.
+
+Two recording formats are read: the mirrored pipelines (`noise.stageN.<modality>`, outputs
+`stageN.stepK.*`) and the official `__call__` recordings (`noise.gaussian.<i>` in draw order, outputs
+`stageN.evalK.*` with the evaluation's `step_index` and `sigma`).
 """
 
 from __future__ import annotations
+
+import re
 
 import mlx.core as mx
 
 from ltxmlx.components.guiders import GuiderParams
 from ltxmlx.components.patchifiers import AudioPatchifier
+from ltxmlx.conditioning.image_preprocess import default_image_crf
+from ltxmlx.errors import LtxmlxError
 from ltxmlx.pipelines.api import ImageCondition, RenderItem
 from ltxmlx.pipelines.config import LoraSpec, ModelFiles, PipelineConfig
 from ltxmlx.pipelines.factory import make_pipeline
 from ltxmlx.runner.render import run_stage
 
-_KINDS = {"dev": "two_stage", "i2v": "two_stage", "distilled": "distilled"}
+_KINDS = {"dev": "two_stage", "i2v": "two_stage", "distilled": "distilled", "keyframe": "keyframe_interpolation"}
 _STAGE_INDEX = {"stage1": 0, "stage2": 1}
 
 
@@ -28,36 +36,81 @@ def _guider(p: dict | None) -> GuiderParams | None:
                         skip_step=p["skip_step"])
 
 
+def _checkpoint(case, *needles: str) -> str | None:
+    """The case's checkpoint file whose name contains one of `needles` (None if there is none)."""
+    for name in case.checkpoints:
+        if any(n in name.rsplit("/", 1)[-1] for n in needles):
+            return str(case.root / name)
+    return None
+
+
 def pipeline_config(case) -> PipelineConfig:
     p = case.config["pipeline"]
     lora = p.get("distilled_lora")
+    lora_path = None
+    if lora:
+        lora_path = str(case.root / lora["file"]) if "file" in lora else _checkpoint(case, "distilled_lora",
+                                                                                     "distilled-lora")
     files = ModelFiles(
         checkpoint=str(case.checkpoint_path(0)),
         text_encoder=str(case.root / "common" / "tiny_gemma3"),
-        spatial_upsampler=str(case.checkpoint_path(1)),
-        distilled_lora=LoraSpec(str(case.root / lora["file"]), float(lora["strength"])) if lora else None,
+        spatial_upsampler=_checkpoint(case, "spatial"),
+        distilled_lora=LoraSpec(lora_path, float(lora["strength"])) if lora else None,
     )
+    sigmas = {k: tuple(p[k]) for k in ("stage1_sigmas", "stage2_sigmas") if k in p}
     return PipelineConfig(
         kind=_KINDS[p["kind"]], files=files, height=p["height"], width=p["width"], num_frames=p["num_frames"],
         fps=p["frame_rate"], steps=p.get("num_inference_steps"), video_guider=_guider(p.get("video_guider_params")),
         audio_guider=_guider(p.get("audio_guider_params")), max_batch_size=p["max_batch_size"], dtype="float32",
+        **sigmas,
     )
 
 
 def _item(case) -> RenderItem:
-    cond = case.config["pipeline"].get("image_conditioning")
-    images = () if cond is None else (ImageCondition("<case input>", cond["frame_idx"], cond["strength"]),)
+    p = case.config["pipeline"]
+    images: tuple[ImageCondition, ...] = ()
+    if p.get("image_conditioning") is not None:
+        cond = p["image_conditioning"]
+        images = (ImageCondition("image", cond["frame_idx"], cond["strength"]),)
+    for k in p.get("keyframes", ()):
+        images += (ImageCondition(k["image"].removeprefix("in."), k["frame_idx"], k["strength"]),)
     return RenderItem("case", "", "", int(case.input("seed")), images)
 
 
-def _sources(case):
+def _draw_order_noise(case):
+    """A NoiseSource handing out `noise.gaussian.<i>` in order, checking each draw's shape."""
+    names = sorted((k for k in case.inputs if re.fullmatch(r"noise\.gaussian\.\d+", k)),
+                   key=lambda k: int(k.rsplit(".", 1)[1]))
+    draws = iter(names)
+
     def noise(item, stage_index, modality, shape):
-        stage = {v: k for k, v in _STAGE_INDEX.items()}[stage_index]
-        return mx.array(case.input(f"noise.{stage}.{modality}"))
+        name = next(draws, None)
+        if name is None:
+            raise LtxmlxError(f"{case.id}: the pipeline drew more noise than the {len(names)} recorded draws")
+        value = case.input(name)
+        if tuple(value.shape) != tuple(shape):
+            raise LtxmlxError(f"{case.id}: {name} has shape {value.shape}, the pipeline drew {tuple(shape)}")
+        return mx.array(value)
+
+    return noise
+
+
+def _sources(case):
+    if "noise.gaussian.0" in case.inputs:
+        noise = _draw_order_noise(case)
+    else:
+        stage_names = {v: k for k, v in _STAGE_INDEX.items()}
+
+        def noise(item, stage_index, modality, shape):
+            return mx.array(case.input(f"noise.{stage_names[stage_index]}.{modality}"))
 
     def images(item, image, height, width):
-        stage1_h = case.config["pipeline"]["stage1_resolution"][0]
-        return case.input("image.stage1" if height == stage1_h else "image.stage2")
+        # The preprocessed pixels of this image at this stage's size.
+        for stage in _STAGE_INDEX:
+            name = f"{image.path}.{stage}"
+            if name in case.inputs and tuple(case.input(name).shape[-2:]) == (height, width):
+                return case.input(name)
+        raise LtxmlxError(f"{case.id}: no input {image.path}.stageN of size {height}x{width}")
 
     return noise, images
 
@@ -72,7 +125,8 @@ def _contexts(case) -> dict[str, mx.array]:
     return out
 
 
-def _record_diffusion(out: dict, stage, events, outputs, patchifier: AudioPatchifier, geometry) -> None:
+def _record_diffusion(out: dict, stage, events, outputs, patchifier: AudioPatchifier, geometry,
+                      step_word: str) -> None:
     name = stage.name
     out[f"{name}.sigmas"] = mx.array(stage.sigmas, dtype=mx.float32)
     for event in events:
@@ -81,10 +135,13 @@ def _record_diffusion(out: dict, stage, events, outputs, patchifier: AudioPatchi
                 for k in ("positions", "denoise_mask", "clean_latent"):
                     out[f"{name}.{m}.{k}"] = rec[k]
                 continue
-            prefix = f"{name}.step{event.step - 1}.{m}"
+            step = event.step - 1
+            prefix = f"{name}.{step_word}{step}"
+            out[f"{prefix}.step_index"] = mx.array(step)
+            out[f"{prefix}.sigma"] = mx.array(stage.sigmas[step], dtype=mx.float32)
             for k, v in rec.items():
                 if k != "next":
-                    out[f"{prefix}.{k}"] = v
+                    out[f"{prefix}.{m}.{k}"] = v
     out[f"{name}.video_latent"] = outputs[0]["video_latent"]
     last = events[-1].state
     if "audio" in last:
@@ -107,10 +164,17 @@ def run(case) -> dict[str, mx.array]:
     inputs = [_contexts(case)]
     out: dict[str, mx.array] = {}
     patchifier = AudioPatchifier()
+    step_word = "eval" if any(".eval0." in k for k in case.outputs) else "step"
+    if "crf_resolved" in case.outputs:
+        crf = default_image_crf(stages[1].info.model_version)
+        out["crf_resolved"] = mx.array([crf] * len(item.images))
+    decoded = any(k.startswith("decoded.") for k in case.outputs)
     for stage in stages[1:]:  # the contexts replace the text stage
+        if stage.name == "decode" and not decoded:
+            continue  # the __call__ recordings leave the decoders to their own cases
         events, inputs = _drive(stage, [item], inputs)
         if stage.name in _STAGE_INDEX:
-            _record_diffusion(out, stage, events, inputs, patchifier, stage.info.geometry)
+            _record_diffusion(out, stage, events, inputs, patchifier, stage.info.geometry, step_word)
         elif stage.name == "upsample":
             out["upsampled_video_latent"] = events[0].state["video_latent"]
         elif stage.name == "decode":

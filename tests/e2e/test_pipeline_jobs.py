@@ -1,0 +1,102 @@
+"""The pipeline example jobs of `jobs/` end to end on the tiny model, with fixture media written here:
+videos and records, resume after SIGKILL between stages, and bad input refused before any model loads."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ltxmlx.media.probe import decode_video, probe
+from tests.e2e.test_smoke import REPO, cli, env  # noqa: F401  (env is a fixture)
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("media")
+    x = np.linspace(0, 255, 96, dtype=np.float32)
+    ramp = np.add.outer(x[:64] * 0.5, x * 0.5)
+    images = {"first": np.stack([ramp, np.tile(x, (64, 1)), np.full((64, 96), 90.0)], -1),
+              "last": np.stack([np.full((64, 96), 200.0), np.tile(x[::-1], (64, 1)), ramp], -1)}
+    out = {}
+    for name, rgb in images.items():
+        Image.fromarray(rgb.astype(np.uint8)).save(root / f"{name}.png")
+        out[name] = str(root / f"{name}.png")
+    (root / "notes.txt").write_text("not an image")
+    out["text"] = str(root / "notes.txt")
+    return out
+
+
+def keyframe_sets(media, last_frame: int = 16, second: bool = False) -> str:
+    sets = [f"{{name: ends, images: [{{path: {media['first']}, frame: 0}}, "
+            f"{{path: {media['last']}, frame: {last_frame}, strength: 0.9}}]}}"]
+    if second:
+        sets.append(f"{{name: last_only, images: [{{path: {media['last']}, frame: {last_frame}}}]}}")
+    return f"conditioning=[{', '.join(sets)}]"
+
+
+def test_keyframe_job_crosses_conditioning_sets_with_seeds(tmp_path, env, media):
+    run = tmp_path / "run"
+    proc = cli(["ltxmlx.run", "+job=keyframes", f"hydra.run.dir={run}", keyframe_sets(media, second=True)], env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    manifest = [json.loads(line) for line in (run / "manifest.jsonl").read_text().splitlines()]
+    # 1 prompt x 2 seeds x 2 conditioning sets.
+    assert sorted((e["seed"], e["conditioning"]) for e in manifest) == [
+        (10, "ends"), (10, "last_only"), (11, "ends"), (11, "last_only")]
+    for e in manifest:
+        info = probe(run / e["video"])
+        assert info.audio_codec == "aac" and decode_video(run / e["video"]).shape[0] == 17
+    plan = json.loads((run / "plan.json").read_text())
+    frames = {i["conditioning"]: [im["frame"] for im in i["images"]] for i in plan["items"]}
+    assert frames == {"ends": [0, 16], "last_only": [16]}
+    # Items with different keyframes never share a batch (their token counts differ).
+    by_id = {i["id"]: i["conditioning"] for i in plan["items"]}
+    assert all(len({by_id[i] for i in batch}) == 1 for batch in plan["batches"])
+
+
+def test_keyframe_job_resumes_after_sigkill_between_stages(tmp_path, env, media):
+    run = tmp_path / "killed"
+    args = ["+job=keyframes", f"hydra.run.dir={run}", keyframe_sets(media)]
+    proc = subprocess.Popen([sys.executable, "-m", "ltxmlx.run", *args], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    keys = None
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        if keys is None and (run / "plan.json").is_file():
+            keys = {i["keys"]["stage1"] for i in json.loads((run / "plan.json").read_text())["items"]}
+        if keys and len(list((run / "cache" / "stage1").glob("*.safetensors"))) == len(keys):
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    assert proc.wait() == -signal.SIGKILL, "the run finished before stage 1 could be observed; nothing was killed"
+    stamps = {p: p.stat().st_mtime_ns for p in (run / "cache" / "stage1").glob("*.safetensors")}
+    resumed = cli(["ltxmlx.run", *args], env)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # stage 1 was not recomputed
+    manifest = [json.loads(line) for line in (run / "manifest.jsonl").read_text().splitlines()]
+    assert len(manifest) == 2 and all("stage1" in e["cached_stages"] for e in manifest)
+    clean = tmp_path / "clean"
+    assert cli(["ltxmlx.run", "+job=keyframes", f"hydra.run.dir={clean}", keyframe_sets(media)], env).returncode == 0
+    for e in manifest:
+        assert np.array_equal(decode_video(run / e["video"]), decode_video(clean / e["video"]))
+
+
+@pytest.mark.parametrize("override, key", [
+    ("last_frame", "conditioning.0.images.1.frame"),
+    ("not_an_image", "conditioning.0.images.0.path"),
+])
+def test_bad_keyframes_exit_2_with_one_line_before_loading(tmp_path, env, media, override, key):
+    sets = keyframe_sets(media, last_frame=17) if override == "last_frame" else keyframe_sets(
+        {**media, "first": media["text"]})
+    proc = cli(["ltxmlx.run", "+job=keyframes", f"hydra.run.dir={tmp_path / 'run'}", sets], env)
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and key in lines[0], proc.stderr
+    assert not (tmp_path / "run").exists()
