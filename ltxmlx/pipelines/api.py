@@ -26,14 +26,28 @@ class ImageCondition:
 
 
 @dataclass(frozen=True)
+class ReferenceVideo:
+    """An IC-LoRA control video (depth, pose, edges, ...) kept clean with `strength` in [0, 1].
+
+    mask: optional grey video of the same frames whose brightness (0..1) weighs, per pixel region,
+    how strongly the reference and the generated video attend to each other.
+    """
+
+    path: str
+    strength: float = 1.0
+    mask: str | None = None
+
+
+@dataclass(frozen=True)
 class RenderItem:
-    """One video to render: a prompt, a seed and optional image conditions."""
+    """One video to render: a prompt, a seed and optional image conditions / reference videos."""
 
     id: str
     prompt: str
     negative_prompt: str
     seed: int
     images: tuple[ImageCondition, ...] = ()
+    references: tuple[ReferenceVideo, ...] = ()
 
 
 @dataclass(frozen=True)

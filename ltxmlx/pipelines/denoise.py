@@ -77,10 +77,12 @@ class _Rows:
     timesteps: mx.array
     positions: mx.array
     context: mx.array
+    attention_mask: mx.array | None = None
 
     def modality(self, rows: slice, sigma: mx.array, dtype: mx.Dtype) -> Modality:
+        mask = None if self.attention_mask is None else self.attention_mask[rows]
         return Modality(self.latent[rows].astype(dtype), sigma[rows], self.timesteps[rows],
-                        self.positions[rows], self.context[rows].astype(dtype))
+                        self.positions[rows], self.context[rows].astype(dtype), mask)
 
 
 def _rows(state: LatentState, sigma: float, context: mx.array, negative: mx.array | None,
@@ -95,6 +97,7 @@ def _rows(state: LatentState, sigma: float, context: mx.array, negative: mx.arra
         timesteps=tile_passes(timesteps, n),
         positions=tile_passes(state.positions, n),
         context=pass_contexts(context, negative, plan.passes, needs_negative),
+        attention_mask=None if state.attention_mask is None else tile_passes(state.attention_mask, n),
     )
 
 

@@ -106,15 +106,17 @@ class DiffusionStage:
 
     def _encode_images(self, item: RenderItem) -> list[tuple[ImageCondition, mx.array]]:
         """Each image of the item, preprocessed at this stage's size and VAE-encoded (1, C, 1, h, w)."""
-        if not item.images:
-            return []
-        if self._encoder is None:
-            self._encoder = build("video_encoder", self.cfg.files.checkpoint, dtype=self.dtype)
         out = []
         for image in item.images:
             pixels = mx.array(self.images(item, image, self.height, self.width)).astype(self.dtype)
-            out.append((image, self._encoder(pixels)))
+            out.append((image, self.video_encoder()(pixels)))
         return out
+
+    def video_encoder(self):
+        """The video VAE encoder, built on first use and freed on exit."""
+        if self._encoder is None:
+            self._encoder = build("video_encoder", self.cfg.files.checkpoint, dtype=self.dtype)
+        return self._encoder
 
     def run(self, items: list[RenderItem], inputs: StageOutputs) -> Generator[StepEvent, None, StageOutputs]:
         if self._model is None:
@@ -135,7 +137,7 @@ class DiffusionStage:
         contexts = batch_contexts(inputs, audio)
         # Without image conditioning every token of an item has the item's noise level: the transformer
         # then computes its modulation once per item instead of once per token (same result, less memory).
-        uniform = not any(item.images for item in items)
+        uniform = not any(item.images or item.references for item in items)
         video, audio_state = yield from denoise(
             self._model, video, audio_state, self.sigmas, contexts, self.guidance, self.name,
             self.cfg.max_batch_size, self.record_passes, uniform_timesteps=uniform)

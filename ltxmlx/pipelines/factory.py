@@ -22,6 +22,7 @@ from ltxmlx.pipelines.config import PipelineConfig
 from ltxmlx.pipelines.decode_stage import DecodeStage
 from ltxmlx.pipelines.denoise import Guidance
 from ltxmlx.pipelines.diffusion_stage import DiffusionStage, stage_sigmas
+from ltxmlx.pipelines.ic_lora import build_ic_lora
 from ltxmlx.pipelines.keyframe_interpolation import build_keyframe_interpolation
 from ltxmlx.pipelines.kinds import BuildContext, PipelineKind, Resolved
 from ltxmlx.pipelines.models import CheckpointInfo, check_loras
@@ -43,7 +44,7 @@ def resolve(cfg: PipelineConfig, info: CheckpointInfo) -> Resolved:
         guidance = Guidance()
     if cfg.stage1_sigmas is not None:
         s1 = stage_sigmas(cfg.stage1_sigmas)
-    elif cfg.kind == "distilled":
+    elif not cfg.guided:  # the distilled model's pipelines
         s1 = stage_sigmas(DISTILLED_SIGMA_VALUES)
     else:
         steps = cfg.steps or default_num_inference_steps(info.model_version)
@@ -85,6 +86,8 @@ PIPELINES: dict[str, PipelineKind] = {
     "keyframe_interpolation": PipelineKind(
         build_keyframe_interpolation, two_stage=True, guided=True, distilled_lora=True,
         description="images at frame indices appended as guiding latents in both stages"),
+    "ic_lora": PipelineKind(build_ic_lora, two_stage=True, guided=False, distilled_lora=False,
+                            description="distilled: reference videos + IC-LoRA in stage 1, plain stage 2"),
 }
 
 
@@ -96,11 +99,12 @@ def pipeline_kind(name: str) -> PipelineKind:
 
 
 def make_pipeline(cfg: PipelineConfig, noise: NoiseSource | None = None, images: ImageSource | None = None,
-                  record_passes: bool = False) -> list[Stage]:
+                  record_passes: bool = False, references=None) -> list[Stage]:
     """The stages of `cfg.kind`; raises ConfigError / LoraError / CheckpointError before any model loads.
 
-    noise / images: where item noise and preprocessed conditioning images come from (default: each
-    item's keyed PRNG; image files). record_passes: put every guidance pass's x0 in the step events.
+    noise / images / references: where item noise, preprocessed conditioning images and reference
+    videos come from (default: each item's keyed PRNG; the items' files). record_passes: put every
+    guidance pass's x0 in the step events.
     """
     cfg.validate()
     info = CheckpointInfo.read(cfg.files.checkpoint)
@@ -111,5 +115,5 @@ def make_pipeline(cfg: PipelineConfig, noise: NoiseSource | None = None, images:
         check_loras(info.config, (cfg.files.distilled_lora,))
     needs_negative = any(p is not None and p.needs_uncond for p in (r.guidance.video, r.guidance.audio))
     ctx = BuildContext(cfg, info, r, noise or keyed_noise, images or file_images(cfg.image_crf), record_passes,
-                       needs_negative)
+                       needs_negative, references)
     return pipeline_kind(cfg.kind).build(ctx)

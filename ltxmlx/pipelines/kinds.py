@@ -34,6 +34,7 @@ class BuildContext:
     images: Any  # states.ImageSource
     record_passes: bool
     needs_negative: bool
+    references: Any = None  # ic_lora.ReferenceSource; None = read the items' video files
 
     @property
     def common(self) -> dict:

@@ -86,7 +86,13 @@ def stack_states(states: Sequence[LatentState]) -> LatentState:
     if len(states) == 1:
         return states[0]
     cat = lambda name: mx.concatenate([getattr(s, name) for s in states], axis=0)
-    return LatentState(cat("latent"), cat("denoise_mask"), cat("positions"), cat("clean_latent"))
+    masks = None
+    if any(s.attention_mask is not None for s in states):
+        # An item without a mask attends fully: its rows are ones.
+        t = counts.pop()
+        masks = mx.concatenate([s.attention_mask if s.attention_mask is not None else mx.ones((1, t, t))
+                                for s in states], axis=0)
+    return LatentState(cat("latent"), cat("denoise_mask"), cat("positions"), cat("clean_latent"), masks)
 
 
 def split_latent(latent: mx.array) -> list[mx.array]:

@@ -22,6 +22,8 @@ class Modality:
     positions: (B, n_axes, T, 2) [start, end) bounds; video axes (time s, height px, width px),
         audio (time s).
     context: (B, S, Dctx) text embeddings for this stream.
+    attention_mask: optional (B, T, T) self-attention weights in [0, 1] (1 = full attention, 0 = none)
+        that conditioning tokens bring (e.g. IC-LoRA reference tokens); None = full attention.
     """
 
     latent: mx.array
@@ -29,6 +31,7 @@ class Modality:
     timesteps: mx.array
     positions: mx.array
     context: mx.array
+    attention_mask: mx.array | None = None
 
     def check(self, name: str, in_channels: int, n_axes: int, context_dim: int) -> None:
         """Raise ShapeError naming the field when a shape does not fit the model."""
@@ -45,6 +48,8 @@ class Modality:
         for field, (shape, value) in expected.items():
             if tuple(value.shape) != shape:
                 raise ShapeError(f"{name}.{field}: expected {shape}, got {tuple(value.shape)}")
+        if self.attention_mask is not None and tuple(self.attention_mask.shape) != (b, t, t):
+            raise ShapeError(f"{name}.attention_mask: expected {(b, t, t)}, got {tuple(self.attention_mask.shape)}")
         ctx = self.context
         if ctx.ndim != 3 or ctx.shape[0] != b or ctx.shape[-1] != context_dim:
             raise ShapeError(f"{name}.context: expected ({b}, S, {context_dim}), got {tuple(ctx.shape)}")

@@ -170,7 +170,8 @@ class LTXModel(nn.Module):
         self.check_inputs(video, audio, perturbations)
         if not self.compiled:
             return self._forward(video, audio, perturbations)
-        key = (video is not None, audio is not None, perturbations)
+        key = (video is not None, audio is not None, perturbations,
+               tuple(m is not None and m.attention_mask is not None for m in (video, audio)))
         fn = self._traces.get(key)
         if fn is None:
             fn = mx.compile(functools.partial(self._traced_forward, perturbations=perturbations), inputs=self.state)
@@ -199,7 +200,8 @@ _MODALITY_FIELDS = tuple(f.name for f in dataclasses.fields(Modality))
 
 
 def _fields(m: Modality | None) -> dict[str, mx.array]:
-    return {} if m is None else {name: getattr(m, name) for name in _MODALITY_FIELDS}
+    # Optional fields left as None are not traced (the Modality default fills them back in).
+    return {} if m is None else {n: getattr(m, n) for n in _MODALITY_FIELDS if getattr(m, n) is not None}
 
 
 def _modality(fields: dict[str, mx.array]) -> Modality | None:

@@ -19,12 +19,14 @@ from ltxmlx.components.guiders import GuiderParams
 from ltxmlx.components.patchifiers import AudioPatchifier
 from ltxmlx.conditioning.image_preprocess import default_image_crf
 from ltxmlx.errors import LtxmlxError
-from ltxmlx.pipelines.api import ImageCondition, RenderItem
+from ltxmlx.pipelines.api import ImageCondition, ReferenceVideo, RenderItem
 from ltxmlx.pipelines.config import LoraSpec, ModelFiles, PipelineConfig
 from ltxmlx.pipelines.factory import make_pipeline
+from ltxmlx.pipelines.ic_lora import lora_scale_factors
 from ltxmlx.runner.render import run_stage
 
-_KINDS = {"dev": "two_stage", "i2v": "two_stage", "distilled": "distilled", "keyframe": "keyframe_interpolation"}
+_KINDS = {"dev": "two_stage", "i2v": "two_stage", "distilled": "distilled", "keyframe": "keyframe_interpolation",
+          "ic_lora": "ic_lora"}
 _STAGE_INDEX = {"stage1": 0, "stage2": 1}
 
 
@@ -57,12 +59,15 @@ def pipeline_config(case) -> PipelineConfig:
         spatial_upsampler=_checkpoint(case, "spatial"),
         distilled_lora=LoraSpec(lora_path, float(lora["strength"])) if lora else None,
     )
-    sigmas = {k: tuple(p[k]) for k in ("stage1_sigmas", "stage2_sigmas") if k in p}
+    extra = {k: tuple(p[k]) for k in ("stage1_sigmas", "stage2_sigmas") if k in p}
+    if "ic_lora" in p:
+        extra["ic_lora"] = LoraSpec(str(case.root / p["ic_lora"]["file"]), float(p["ic_lora"]["strength"]))
+        extra["reference_attention"] = float(p.get("conditioning_attention_strength", 1.0))
     return PipelineConfig(
         kind=_KINDS[p["kind"]], files=files, height=p["height"], width=p["width"], num_frames=p["num_frames"],
         fps=p["frame_rate"], steps=p.get("num_inference_steps"), video_guider=_guider(p.get("video_guider_params")),
-        audio_guider=_guider(p.get("audio_guider_params")), max_batch_size=p["max_batch_size"], dtype="float32",
-        **sigmas,
+        audio_guider=_guider(p.get("audio_guider_params")), max_batch_size=p.get("max_batch_size", 1), dtype="float32",
+        **extra,
     )
 
 
@@ -74,7 +79,21 @@ def _item(case) -> RenderItem:
         images = (ImageCondition("image", cond["frame_idx"], cond["strength"]),)
     for k in p.get("keyframes", ()):
         images += (ImageCondition(k["image"].removeprefix("in."), k["frame_idx"], k["strength"]),)
-    return RenderItem("case", "", "", int(case.input("seed")), images)
+    references: tuple[ReferenceVideo, ...] = ()
+    if "reference.pixels" in case.inputs:
+        mask = "reference.attention_mask" if "reference.attention_mask" in case.inputs else None
+        references = (ReferenceVideo("reference.pixels", float(p["reference"]["strength"]), mask),)
+    return RenderItem("case", "", "", int(case.input("seed")), images, references)
+
+
+def _references(case):
+    def source(item, ref, height, width, num_frames):
+        pixels = case.input(ref.path)
+        if tuple(pixels.shape[-2:]) != (height, width):
+            raise LtxmlxError(f"{case.id}: {ref.path} is {pixels.shape[-2:]}, the stage asks for {(height, width)}")
+        return pixels, None if ref.mask is None else case.input(ref.mask)
+
+    return source
 
 
 def _draw_order_noise(case):
@@ -159,12 +178,15 @@ def _drive(stage, items, inputs):
 
 def run(case) -> dict[str, mx.array]:
     noise, images = _sources(case)
-    stages = make_pipeline(pipeline_config(case), noise=noise, images=images, record_passes=True)
+    cfg = pipeline_config(case)
+    stages = make_pipeline(cfg, noise=noise, images=images, record_passes=True, references=_references(case))
     item = _item(case)
     inputs = [_contexts(case)]
     out: dict[str, mx.array] = {}
     patchifier = AudioPatchifier()
     step_word = "eval" if any(".eval0." in k for k in case.outputs) else "step"
+    if "reference_downscale_factor" in case.outputs:
+        out["reference_downscale_factor"] = mx.array(lora_scale_factors(cfg.ic_lora.path)[0])
     if "crf_resolved" in case.outputs:
         crf = default_image_crf(stages[1].info.model_version)
         out["crf_resolved"] = mx.array([crf] * len(item.images))
