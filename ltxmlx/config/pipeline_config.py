@@ -42,6 +42,6 @@ def to_pipeline_config(cfg: RunConfig) -> PipelineConfig:
         video_guider=_guider(cfg.guider.video) if guided else None,
         audio_guider=_guider(cfg.guider.audio) if guided else None,
         loras=tuple(LoraSpec(lo.weights, lo.strength) for lo in cfg.lora.stack),
-        dtype=m.dtype, stage1_sigmas=stage1_sigmas(cfg),
+        dtype=m.dtype, stage1_sigmas=stage1_sigmas(cfg), reference_attention=p.reference_attention,
         stage2_sigmas=tuple(float(v) for v in p.stage2_sigmas) if kind.two_stage else None,
     )

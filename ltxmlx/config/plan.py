@@ -18,7 +18,7 @@ from ltxmlx.config.naming import slugify
 from ltxmlx.config.schema import RunConfig
 from ltxmlx.config.validate import check_prompts, check_seeds
 from ltxmlx.errors import ConfigError
-from ltxmlx.pipelines.api import ImageCondition, RenderItem, Stage
+from ltxmlx.pipelines.api import ImageCondition, ReferenceVideo, RenderItem, Stage
 
 PLAN_VERSION = 1
 
@@ -113,7 +113,8 @@ class Plan:
             "items": [
                 {"id": p.item.id, "prompt": p.item.prompt, "negative_prompt": p.item.negative_prompt,
                  "seed": p.item.seed, "conditioning": p.conditioning,
-                 "images": [asdict(i) for i in p.item.images], "video": p.video_name(), "keys": p.keys}
+                 "images": [asdict(i) for i in p.item.images],
+                 "references": [asdict(r) for r in p.item.references], "video": p.video_name(), "keys": p.keys}
                 for p in self.items
             ],
             "batches": self.batches(),
@@ -124,12 +125,15 @@ def shape_signature(item: RenderItem) -> tuple:
     """Items may share a stage call only if their latents have equal shapes. Image conditions may add
     tokens (at frames other than 0 always, at frame 0 when appended as a keyframe), so the frame
     indices of all of them are the signature."""
-    return tuple(sorted(img.frame for img in item.images))
+    return tuple(sorted(img.frame for img in item.images)), len(item.references)
 
 
-def make_item(prompt: str, negative: str, seed: int, images: tuple[ImageCondition, ...]) -> RenderItem:
+def make_item(prompt: str, negative: str, seed: int, images: tuple[ImageCondition, ...],
+              references: tuple[ReferenceVideo, ...] = ()) -> RenderItem:
     ident = {"prompt": prompt, "negative_prompt": negative, "seed": seed, "images": [asdict(i) for i in images]}
-    return RenderItem(sha256_hex(canonical_json(ident))[:12], prompt, negative, seed, images)
+    if references:  # absent when empty, so the ids of image-only items stay as they were
+        ident["references"] = [asdict(r) for r in references]
+    return RenderItem(sha256_hex(canonical_json(ident))[:12], prompt, negative, seed, images, references)
 
 
 def stage_keys(stages: Sequence[Stage], item: RenderItem) -> dict[str, str]:
@@ -148,12 +152,13 @@ def build_plan(cfg: RunConfig, stages: Sequence[Stage], batch_size: int,
     if len(set(names)) != len(names):
         raise ConfigError("pipeline", names, "stages with distinct names")
     prompts, seeds = load_prompts(cfg, search_dirs), expand_seeds(cfg)
-    cond_sets = [(c.name, tuple(ImageCondition(i.path, i.frame, i.strength) for i in c.images))
-                 for c in cfg.conditioning] or [("none", ())]
+    cond_sets = [(c.name, tuple(ImageCondition(i.path, i.frame, i.strength) for i in c.images),
+                  tuple(ReferenceVideo(r.path, r.strength, r.mask) for r in c.references))
+                 for c in cfg.conditioning] or [("none", (), ())]
     items = []
     for pi, prompt in enumerate(prompts):
         for seed in seeds:
-            for cname, images in cond_sets:
-                item = make_item(prompt, cfg.negative_prompt, seed, images)
+            for cname, images, references in cond_sets:
+                item = make_item(prompt, cfg.negative_prompt, seed, images, references)
                 items.append(PlannedItem(item, slugify(prompt), pi, cname, stage_keys(stages, item)))
     return Plan(cfg.job_name, names, items, batch_size)

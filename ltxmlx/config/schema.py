@@ -48,6 +48,7 @@ class PipelineCfg:
     name: str = MISSING  # "one_stage", "two_stage" or "distilled"
     stage2_sigmas: List[float] = field(default_factory=list)  # two-stage only; empty for one_stage
     distilled_lora_strength: float = 1.0  # two_stage: strength of model.distilled_lora in stage 2
+    reference_attention: float = 1.0  # ic_lora: attention weight between references and the video
 
 
 @dataclass
@@ -108,11 +109,21 @@ class ImageCondCfg:
 
 
 @dataclass
+class ReferenceCfg:
+    """An IC-LoRA control video (ic_lora pipeline); mask: optional grey video weighting its attention."""
+
+    path: str = MISSING
+    strength: float = 1.0
+    mask: Optional[str] = None
+
+
+@dataclass
 class ConditioningCfg:
-    """One named set of image conditions; items are prompts x seeds x conditioning sets."""
+    """One named set of conditions; items are prompts x seeds x conditioning sets."""
 
     name: str = MISSING
     images: List[ImageCondCfg] = field(default_factory=list)
+    references: List[ReferenceCfg] = field(default_factory=list)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from ltxmlx.config.conditioning_checks import check_conditioning_media
+from ltxmlx.config.conditioning_checks import check_conditioning_media, check_pipeline_loras
 from ltxmlx.config.naming import slugify
 from ltxmlx.config.schema import RunConfig
 from ltxmlx.errors import ConfigError
@@ -69,6 +69,7 @@ def validate(cfg: RunConfig) -> None:
                    f"a frame index in [0, {cfg.resolution.frames})")
             _check(0.0 <= img.strength <= 1.0, f"{key}.strength", img.strength, "a value in [0, 1]")
     check_conditioning_media(cfg)
+    check_pipeline_loras(cfg)
 
 
 def _validate_model_pipeline(cfg: RunConfig) -> None:
@@ -93,8 +94,10 @@ def _validate_model_pipeline(cfg: RunConfig) -> None:
         _check(not p.stage2_sigmas, "pipeline.stage2_sigmas", p.stage2_sigmas, "[] for the one_stage pipeline")
     _check(0.0 <= p.distilled_lora_strength <= 2.0, "pipeline.distilled_lora_strength",
            p.distilled_lora_strength, "a value in [0, 2]")
-    if p.name == "distilled":
-        _check(m.variant == "distilled", "model.variant", m.variant, "distilled for the distilled pipeline")
+    if not kind.guided:
+        _check(m.variant == "distilled", "model.variant", m.variant, f"distilled for the {p.name} pipeline")
+    _check(0.0 <= p.reference_attention <= 1.0, "pipeline.reference_attention", p.reference_attention,
+           "a weight in [0, 1]")
 
 
 def _validate_size(cfg: RunConfig) -> None:

@@ -48,7 +48,6 @@ class PipelineConfig:
     image_crf: int = 33  # H.264 re-encode of conditioning images (the LTX-2 / 2.3 value; 0 = off)
     text_max_length: int | None = None  # Gemma token length; None: the official 1024
     prompt_cache_dir: str | None = None  # on-disk prompt embedding cache; None: no cache
-    ic_lora: LoraSpec | None = None  # the ic_lora pipeline's control LoRA (stage 1 only)
     reference_attention: float = 1.0  # ic_lora: attention weight between reference and generated tokens
 
     def __post_init__(self) -> None:

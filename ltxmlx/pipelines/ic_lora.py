@@ -1,8 +1,8 @@
 """IC-LoRA: a control video (depth, pose, edges, ...) guides a distilled two-stage render.
 
-Stage 1 fuses the IC-LoRA (and the user's LoRAs) and appends each item's reference videos as clean
-tokens, encoded at the stage size divided by the LoRA's `reference_downscale_factor` (from its file
-metadata), with an attention weight between reference and generated tokens (a scalar, or a pixel
+Stage 1 fuses the LoRA stack (at least one IC-LoRA among them) and appends each item's reference videos as clean
+tokens, encoded at the stage size divided by the IC-LoRA's `reference_downscale_factor` (from its
+file metadata), with an attention weight between reference and generated tokens (a scalar, or a pixel
 mask video downsampled to the reference's latent grid, times `reference_attention`). Stage 2
 refines the upsampled result without any LoRA and without the references, as the official
 ICLoraPipeline does. Neither stage guides.
@@ -24,11 +24,11 @@ from ltxmlx.conditioning.reference_cond import condition_by_reference
 from ltxmlx.errors import ConfigError, LtxmlxError
 from ltxmlx.loader.checkpoint import open_checkpoint
 from ltxmlx.pipelines.api import ImageCondition, ReferenceVideo, RenderItem, Stage
+from ltxmlx.pipelines.config import LoraSpec
 from ltxmlx.pipelines.decode_stage import DecodeStage
 from ltxmlx.pipelines.denoise import Guidance
 from ltxmlx.pipelines.diffusion_stage import DiffusionStage
 from ltxmlx.pipelines.kinds import BuildContext
-from ltxmlx.pipelines.models import check_loras
 from ltxmlx.pipelines.states import video_conditioned_state
 from ltxmlx.pipelines.text_stage import TextStage
 from ltxmlx.pipelines.upsample_stage import UpsampleStage
@@ -66,16 +66,27 @@ def file_references(item: RenderItem, ref: ReferenceVideo, height: int, width: i
     return pixels.astype(np.float32), None if mask is None else mask.astype(np.float32)
 
 
-def lora_scale_factors(path: str) -> tuple[int, int]:
-    """(reference_downscale_factor, reference_temporal_scale_factor) of an IC-LoRA file; ConfigError
-    when the file does not declare them (not an IC-LoRA)."""
+def lora_scale_factors(path: str) -> tuple[int, int] | None:
+    """(reference_downscale_factor, reference_temporal_scale_factor) from a LoRA file's metadata;
+    None when the file declares neither (not an IC-LoRA)."""
     meta = open_checkpoint(path).metadata
-    if DOWNSCALE_KEY not in meta:
-        raise ConfigError("ic_lora", path, f"an IC-LoRA file (its safetensors metadata has no {DOWNSCALE_KEY!r})")
+    if DOWNSCALE_KEY not in meta and TEMPORAL_KEY not in meta:
+        return None
     try:
-        return int(meta[DOWNSCALE_KEY]), int(meta.get(TEMPORAL_KEY, 1))
+        return int(meta.get(DOWNSCALE_KEY, 1)), int(meta.get(TEMPORAL_KEY, 1))
     except (TypeError, ValueError) as e:
-        raise ConfigError("ic_lora", path, f"integer {DOWNSCALE_KEY} / {TEMPORAL_KEY} metadata") from e
+        raise ConfigError("loras", path, f"integer {DOWNSCALE_KEY} / {TEMPORAL_KEY} metadata") from e
+
+
+def reference_scales(loras: Sequence[LoraSpec]) -> tuple[int, int]:
+    """The reference scale factors of a LoRA stack: at least one IC-LoRA, all IC-LoRAs agreeing."""
+    found = {lo.path: f for lo in loras if (f := lora_scale_factors(lo.path)) is not None}
+    if not found:
+        paths = [lo.path for lo in loras] or None
+        raise ConfigError("loras", paths, f"at least one IC-LoRA (a LoRA file whose metadata has {DOWNSCALE_KEY!r})")
+    if len(set(found.values())) > 1:
+        raise ConfigError("loras", found, "IC-LoRAs with equal reference scale factors")
+    return next(iter(found.values()))
 
 
 @dataclass(frozen=True)
@@ -135,19 +146,17 @@ class ReferenceStage(DiffusionStage):
 
 def build_ic_lora(ctx: BuildContext) -> list[Stage]:
     cfg, r = ctx.cfg, ctx.resolved
-    if cfg.ic_lora is None:
-        raise ConfigError("ic_lora", None, "an IC-LoRA file for the ic_lora pipeline")
-    downscale, temporal = lora_scale_factors(cfg.ic_lora.path)
-    check_loras(ctx.info.config, (cfg.ic_lora,))
+    downscale, temporal = reference_scales(cfg.loras)
     for key, side in (("height", cfg.height // 2), ("width", cfg.width // 2)):
         if side % downscale:
             raise ConfigError(key, getattr(cfg, key), f"a size whose stage-1 half is divisible by the IC-LoRA's "
                                                       f"{DOWNSCALE_KEY} {downscale}")
     if not 0.0 <= cfg.reference_attention <= 1.0:
         raise ConfigError("reference_attention", cfg.reference_attention, "a weight in [0, 1]")
+    # Every LoRA of the stack (the IC-LoRA among them) is fused in stage 1 only.
     stage1 = ReferenceStage(name="stage1", stage_index=0, height=cfg.height // 2, width=cfg.width // 2,
-                            sigmas=r.stage1_sigmas, guidance=Guidance(), loras=cfg.loras + (cfg.ic_lora,),
-                            pass_contexts=True, condition_video=reference_state(downscale, temporal),
+                            sigmas=r.stage1_sigmas, guidance=Guidance(), loras=cfg.loras, pass_contexts=True,
+                            condition_video=reference_state(downscale, temporal),
                             references=ctx.references or file_references, downscale=downscale, temporal=temporal,
                             attention=cfg.reference_attention, **ctx.common)
     stage2 = DiffusionStage(name="stage2", stage_index=1, height=cfg.height, width=cfg.width,

@@ -15,6 +15,8 @@ import pytest
 from PIL import Image
 
 from ltxmlx.media.probe import decode_video, probe
+from ltxmlx.media.video import write_mp4
+from ltxmlx.pipelines.tiny import ensure_tiny_checkpoints
 from tests.e2e.test_smoke import REPO, cli, env  # noqa: F401  (env is a fixture)
 
 
@@ -31,6 +33,10 @@ def media(tmp_path_factory) -> dict[str, str]:
         out[name] = str(root / f"{name}.png")
     (root / "notes.txt").write_text("not an image")
     out["text"] = str(root / "notes.txt")
+    rng = np.random.default_rng(0)
+    for name, (frames, h, w) in {"pose": (17, 128, 128), "short": (9, 128, 128), "wide": (17, 128, 192)}.items():
+        write_mp4(root / f"{name}.mp4", (rng.random((frames, h, w, 3)) * 255).astype(np.uint8), 24.0)
+        out[name] = str(root / f"{name}.mp4")
     return out
 
 
@@ -96,6 +102,41 @@ def test_bad_keyframes_exit_2_with_one_line_before_loading(tmp_path, env, media,
     sets = keyframe_sets(media, last_frame=17) if override == "last_frame" else keyframe_sets(
         {**media, "first": media["text"]})
     proc = cli(["ltxmlx.run", "+job=keyframes", f"hydra.run.dir={tmp_path / 'run'}", sets], env)
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and key in lines[0], proc.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def reference_sets(*videos: str) -> str:
+    sets = [f"{{name: ref{i}, references: [{{path: {v}}}]}}" for i, v in enumerate(videos)]
+    return f"conditioning=[{', '.join(sets)}]"
+
+
+def test_ic_lora_job_renders_reference_sets(tmp_path, env, media):
+    run = tmp_path / "run"
+    proc = cli(["ltxmlx.run", "+job=ic_lora", f"hydra.run.dir={run}", "seeds=one", reference_sets(media["pose"])],
+               env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    manifest = [json.loads(line) for line in (run / "manifest.jsonl").read_text().splitlines()]
+    assert len(manifest) == 1 and decode_video(run / manifest[0]["video"]).shape[0] == 17
+    (item,) = json.loads((run / "plan.json").read_text())["items"]
+    assert item["references"] == [{"path": media["pose"], "strength": 1.0, "mask": None}]
+
+
+@pytest.mark.parametrize("case, key", [
+    ("short", "conditioning.0.references.0.path"),
+    ("wide", "conditioning.0.references.0.path"),
+    ("not_ic", "loras"),
+])
+def test_bad_ic_lora_input_exits_2_with_one_line_before_loading(tmp_path, env, media, case, key):
+    args = ["ltxmlx.run", "+job=ic_lora", f"hydra.run.dir={tmp_path / 'run'}"]
+    if case == "not_ic":
+        lora = ensure_tiny_checkpoints(Path(env["LTXMLX_CACHE_DIR"]) / "tiny")["distilled_lora"]
+        args += [reference_sets(media["pose"]), f"lora.stack=[{{weights: {lora}}}]"]
+    else:
+        args.append(reference_sets(media[case]))
+    proc = cli(args, env)
     assert proc.returncode == 2
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and key in lines[0], proc.stderr

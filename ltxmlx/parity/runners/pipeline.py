@@ -22,7 +22,7 @@ from ltxmlx.errors import LtxmlxError
 from ltxmlx.pipelines.api import ImageCondition, ReferenceVideo, RenderItem
 from ltxmlx.pipelines.config import LoraSpec, ModelFiles, PipelineConfig
 from ltxmlx.pipelines.factory import make_pipeline
-from ltxmlx.pipelines.ic_lora import lora_scale_factors
+from ltxmlx.pipelines.ic_lora import reference_scales
 from ltxmlx.runner.render import run_stage
 
 _KINDS = {"dev": "two_stage", "i2v": "two_stage", "distilled": "distilled", "keyframe": "keyframe_interpolation",
@@ -61,7 +61,7 @@ def pipeline_config(case) -> PipelineConfig:
     )
     extra = {k: tuple(p[k]) for k in ("stage1_sigmas", "stage2_sigmas") if k in p}
     if "ic_lora" in p:
-        extra["ic_lora"] = LoraSpec(str(case.root / p["ic_lora"]["file"]), float(p["ic_lora"]["strength"]))
+        extra["loras"] = (LoraSpec(str(case.root / p["ic_lora"]["file"]), float(p["ic_lora"]["strength"])),)
         extra["reference_attention"] = float(p.get("conditioning_attention_strength", 1.0))
     return PipelineConfig(
         kind=_KINDS[p["kind"]], files=files, height=p["height"], width=p["width"], num_frames=p["num_frames"],
@@ -186,7 +186,7 @@ def run(case) -> dict[str, mx.array]:
     patchifier = AudioPatchifier()
     step_word = "eval" if any(".eval0." in k for k in case.outputs) else "step"
     if "reference_downscale_factor" in case.outputs:
-        out["reference_downscale_factor"] = mx.array(lora_scale_factors(cfg.ic_lora.path)[0])
+        out["reference_downscale_factor"] = mx.array(reference_scales(cfg.loras)[0])
     if "crf_resolved" in case.outputs:
         crf = default_image_crf(stages[1].info.model_version)
         out["crf_resolved"] = mx.array([crf] * len(item.images))
