@@ -39,8 +39,19 @@ class ReferenceVideo:
 
 
 @dataclass(frozen=True)
+class AudioInput:
+    """An audio track (wav / mp3 / m4a / a video's audio) read from `start_time` for at most
+    `max_duration` seconds (None: to the end)."""
+
+    path: str
+    start_time: float = 0.0
+    max_duration: float | None = None
+
+
+@dataclass(frozen=True)
 class RenderItem:
-    """One video to render: a prompt, a seed and optional image conditions / reference videos."""
+    """One video to render: a prompt, a seed and optional image conditions / reference videos /
+    an input audio track."""
 
     id: str
     prompt: str
@@ -48,6 +59,7 @@ class RenderItem:
     seed: int
     images: tuple[ImageCondition, ...] = ()
     references: tuple[ReferenceVideo, ...] = ()
+    audio: AudioInput | None = None
 
 
 @dataclass(frozen=True)

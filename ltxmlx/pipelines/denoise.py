@@ -107,28 +107,32 @@ def model_dtype(model: nn.Module) -> mx.Dtype:
 
 def guided_step_outputs(model: nn.Module, states: dict[str, LatentState | None], sigma: float,
                         contexts: Contexts, guidance: Guidance, plan: StepPlan,
-                        max_batch_size: int, uniform: bool = False) -> dict[str, tuple[mx.array | None, mx.array | None]]:
+                        max_batch_size: int, uniform: bool = False,
+                        frozen: Sequence[str] = ()) -> dict[str, tuple[mx.array | None, mx.array | None]]:
     """Raw x0 of every pass: {pass name: (video (B, T, C) | None, audio | None)}.
 
     uniform: no token is conditioned (every denoise mask is 1), so timesteps are passed per item.
+    frozen: modalities given as clean conditioning; their stream's sigma is 0 (their masks are 0).
     """
     video, audio = states["video"], states["audio"]
     batch = (video or audio).latent.shape[0]
     needs = {m: (p is not None and p.needs_uncond) for m, p in zip(MODALITIES, (guidance.video, guidance.audio))}
-    vrows = None if video is None else _rows(video, sigma, contexts.video, contexts.negative_video, plan,
-                                             needs["video"], uniform)
-    arows = None if audio is None else _rows(audio, sigma, contexts.audio, contexts.negative_audio, plan,
-                                             needs["audio"], uniform)
+    # A modality without a guider has no negative prompt: its uncond rows read the positive context.
+    neg_v = contexts.negative_video if guidance.video is not None else None
+    neg_a = contexts.negative_audio if guidance.audio is not None else None
+    vrows = None if video is None else _rows(video, sigma, contexts.video, neg_v, plan, needs["video"], uniform)
+    arows = None if audio is None else _rows(audio, sigma, contexts.audio, neg_a, plan, needs["audio"], uniform)
     n_rows = len(plan.passes) * batch
     sigmas = mx.full((n_rows,), sigma, dtype=mx.float32)
+    still = mx.zeros((n_rows,), dtype=mx.float32)
     per_row = [_perturbations(p) for p in row_passes(plan.passes, batch)]
     dtype = model_dtype(model)
 
     def forward(rows: slice):
         chunk = per_row[rows]
         ptb = BatchPerturbations.of(chunk) if any(chunk) else None
-        v = None if vrows is None else vrows.modality(rows, sigmas, dtype)
-        a = None if arows is None else arows.modality(rows, sigmas, dtype)
+        v = None if vrows is None else vrows.modality(rows, still if "video" in frozen else sigmas, dtype)
+        a = None if arows is None else arows.modality(rows, still if "audio" in frozen else sigmas, dtype)
         v_vel, a_vel = model(v, a, ptb)
         v_x0 = None if v is None else to_denoised(vrows.latent[rows], v_vel, vrows.timesteps[rows])
         a_x0 = None if a is None else to_denoised(arows.latent[rows], a_vel, arows.timesteps[rows])
@@ -148,6 +152,7 @@ def denoise(
     max_batch_size: int,
     record_passes: bool = False,
     uniform_timesteps: bool = False,
+    frozen: Sequence[str] = (),
 ) -> Generator[StepEvent, None, tuple[LatentState | None, LatentState | None]]:
     """Euler-denoise the noised states over `sigmas` (float32 values, last 0); returns the final states.
 
@@ -156,6 +161,7 @@ def denoise(
     guided x0), pass_<name> (raw x0 of each pass, if record_passes), next (after the step)}}.
     A modality given as None is never computed (video-only mode passes audio=None).
     uniform_timesteps: the caller knows that no token is conditioned (all denoise masks are 1).
+    frozen: modalities given as conditioning (mask 0 everywhere): their stream gets sigma 0.
     """
     if video is None and audio is None:
         raise ShapeError("denoise: expected a video and/or an audio state, got neither")
@@ -176,7 +182,7 @@ def denoise(
         plan = plan_step(guidance.video if video is not None else None,
                          guidance.audio if audio is not None else None, i)
         outputs = {} if not plan.passes else guided_step_outputs(
-            model, states, float(sigmas[i]), contexts, guidance, plan, max_batch_size, uniform_timesteps)
+            model, states, float(sigmas[i]), contexts, guidance, plan, max_batch_size, uniform_timesteps, frozen)
         x0 = guided_x0(plan, guidance.video, guidance.audio, outputs, last)
         last = x0
         event: dict[str, dict[str, mx.array]] = {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import mlx.core as mx
 import numpy as np
@@ -58,6 +58,7 @@ class DiffusionStage:
     keep_input_audio: output the input audio latent instead of the refined one (the dev two-stage
     pipeline decodes stage-1 audio). pass_contexts: copy the positive contexts to the outputs.
     condition_video: how encoded images enter an item's video state (None: the image-to-video rule).
+    freeze_audio / audio_noise_scale: audio given as conditioning (audio-to-video) stays clean.
     """
 
     name: str
@@ -77,6 +78,8 @@ class DiffusionStage:
     pass_contexts: bool = False
     record_passes: bool = False
     condition_video: VideoConditioner | None = None
+    audio_noise_scale: float | None = None  # None: noise_scale
+    freeze_audio: bool = False  # audio kept as given: denoise mask 0 and sigma 0 for the audio stream
     _model: object = field(default=None, init=False, repr=False)
     _encoder: object = field(default=None, init=False, repr=False)
 
@@ -112,6 +115,12 @@ class DiffusionStage:
             out.append((image, self.video_encoder()(pixels)))
         return out
 
+    def audio_initial(self, items: list[RenderItem], inputs: StageOutputs, tools) -> list[mx.array] | None:
+        """Each item's starting audio latent (1, C, T, M): the input's when refining, else None (zeros)."""
+        if not self.refine:
+            return None
+        return [x["audio_latent"].astype(mx.float32) for x in inputs]
+
     def video_encoder(self):
         """The video VAE encoder, built on first use and freed on exit."""
         if self._encoder is None:
@@ -127,20 +136,23 @@ class DiffusionStage:
         g = self.info.geometry
         video_tools = g.video_tools(self.cfg.num_frames, self.height, self.width, self.cfg.fps)
         audio_tools = g.audio_tools(self.cfg.num_frames, self.cfg.fps) if audio else None
-        v_init = a_init = None
+        v_init = None
         if self.refine:
             v_init = [x["video_latent"].astype(mx.float32) for x in inputs]
-            a_init = [x["audio_latent"].astype(mx.float32) for x in inputs] if audio else None
+        a_init = self.audio_initial(items, inputs, audio_tools) if audio else None
         video, audio_state = batch_states(items, self.stage_index, video_tools, audio_tools, self.noise,
                                           self.noise_scale, self._encode_images, v_init, a_init,
-                                          self.condition_video)
+                                          self.condition_video, self.audio_noise_scale)
+        if self.freeze_audio and audio_state is not None:
+            audio_state = replace(audio_state, denoise_mask=mx.zeros_like(audio_state.denoise_mask))
         contexts = batch_contexts(inputs, audio)
-        # Without image conditioning every token of an item has the item's noise level: the transformer
-        # then computes its modulation once per item instead of once per token (same result, less memory).
-        uniform = not any(item.images or item.references for item in items)
+        # Without conditioning every token of an item has the item's noise level: the transformer then
+        # computes its modulation once per item instead of once per token (same result, less memory).
+        uniform = not self.freeze_audio and not any(item.images or item.references for item in items)
         video, audio_state = yield from denoise(
             self._model, video, audio_state, self.sigmas, contexts, self.guidance, self.name,
-            self.cfg.max_batch_size, self.record_passes, uniform_timesteps=uniform)
+            self.cfg.max_batch_size, self.record_passes, uniform_timesteps=uniform,
+            frozen=("audio",) if self.freeze_audio else ())
         v_lat = video_tools.unpatchify(video_tools.clear_conditioning(video).latent)
         outputs = [{"video_latent": v} for v in split_latent(v_lat)]
         if audio:

@@ -22,6 +22,7 @@ from ltxmlx.pipelines.config import PipelineConfig
 from ltxmlx.pipelines.decode_stage import DecodeStage
 from ltxmlx.pipelines.denoise import Guidance
 from ltxmlx.pipelines.diffusion_stage import DiffusionStage, stage_sigmas
+from ltxmlx.pipelines.a2v import build_a2v
 from ltxmlx.pipelines.ic_lora import build_ic_lora
 from ltxmlx.pipelines.keyframe_interpolation import build_keyframe_interpolation
 from ltxmlx.pipelines.kinds import BuildContext, PipelineKind, Resolved
@@ -38,7 +39,7 @@ def resolve(cfg: PipelineConfig, info: CheckpointInfo) -> Resolved:
         if cfg.video_guider is None or cfg.audio_guider is None:
             dv, da = default_guider_params(info.model_version)
         video: GuiderParams | None = cfg.video_guider or dv
-        audio: GuiderParams | None = (cfg.audio_guider or da) if cfg.audio else None
+        audio: GuiderParams | None = (cfg.audio_guider or da) if cfg.audio and cfg.traits.audio_guided else None
         guidance = Guidance(video, audio)
     else:
         guidance = Guidance()
@@ -88,6 +89,9 @@ PIPELINES: dict[str, PipelineKind] = {
         description="images at frame indices appended as guiding latents in both stages"),
     "ic_lora": PipelineKind(build_ic_lora, two_stage=True, guided=False, distilled_lora=False,
                             description="distilled: reference videos + IC-LoRA in stage 1, plain stage 2"),
+    "a2v": PipelineKind(build_a2v, two_stage=True, guided=True, distilled_lora=True,
+                        description="video to an input audio track (frozen in both stages, video-only guidance)",
+                        audio_guided=False),
 }
 
 
@@ -99,11 +103,11 @@ def pipeline_kind(name: str) -> PipelineKind:
 
 
 def make_pipeline(cfg: PipelineConfig, noise: NoiseSource | None = None, images: ImageSource | None = None,
-                  record_passes: bool = False, references=None) -> list[Stage]:
+                  record_passes: bool = False, references=None, audio=None) -> list[Stage]:
     """The stages of `cfg.kind`; raises ConfigError / LoraError / CheckpointError before any model loads.
 
-    noise / images / references: where item noise, preprocessed conditioning images and reference
-    videos come from (default: each item's keyed PRNG; the items' files). record_passes: put every
+    noise / images / references / audio: where item noise, preprocessed conditioning images,
+    reference videos and input audio come from (default: each item's keyed PRNG; the items' files). record_passes: put every
     guidance pass's x0 in the step events.
     """
     cfg.validate()
@@ -115,5 +119,5 @@ def make_pipeline(cfg: PipelineConfig, noise: NoiseSource | None = None, images:
         check_loras(info.config, (cfg.files.distilled_lora,))
     needs_negative = any(p is not None and p.needs_uncond for p in (r.guidance.video, r.guidance.audio))
     ctx = BuildContext(cfg, info, r, noise or keyed_noise, images or file_images(cfg.image_crf), record_passes,
-                       needs_negative, references)
+                       needs_negative, references, audio)
     return pipeline_kind(cfg.kind).build(ctx)

@@ -35,6 +35,7 @@ class BuildContext:
     record_passes: bool
     needs_negative: bool
     references: Any = None  # ic_lora.ReferenceSource; None = read the items' video files
+    audio: Any = None  # a2v.AudioSource; None = read the items' audio files
 
     @property
     def common(self) -> dict:
@@ -50,10 +51,12 @@ class BuildContext:
 @dataclass(frozen=True)
 class PipelineKind:
     """two_stage: stage 1 at half size, x2 upsample, stage 2 at full size. guided: stage 1 uses the
-    video/audio guiders. distilled_lora: stage 2 needs `files.distilled_lora`."""
+    video/audio guiders (audio_guided: the audio guider too). distilled_lora: stage 2 needs
+    `files.distilled_lora`."""
 
     build: Callable[[BuildContext], list[Stage]]
     two_stage: bool
     guided: bool
     distilled_lora: bool
     description: str = ""
+    audio_guided: bool = True  # False: the audio is conditioning only (no audio guider)

@@ -137,11 +137,12 @@ def batch_states(
     video_initial: Sequence[mx.array] | None = None,
     audio_initial: Sequence[mx.array] | None = None,
     condition_video: VideoConditioner | None = None,
+    audio_noise_scale: float | None = None,
 ) -> tuple[LatentState, LatentState | None]:
     """Noised (video, audio | None) states of the batch; noise drawn video first, then audio.
 
     condition_video: how an item's encoded images enter its video state (default: the image-to-video
-    rule of `video_conditioned_state`)."""
+    rule of `video_conditioned_state`). audio_noise_scale: the audio's, if not `noise_scale`."""
     condition_video = condition_video or video_conditioned_state
     videos, audios = [], []
     for i, item in enumerate(items):
@@ -150,5 +151,6 @@ def batch_states(
         videos.append(noised(v, item, stage_index, "video", noise, noise_scale))
         if audio_tools is not None:
             a = audio_tools.create_initial_state(mx.float32, None if audio_initial is None else audio_initial[i])
-            audios.append(noised(a, item, stage_index, "audio", noise, noise_scale))
+            scale = noise_scale if audio_noise_scale is None else audio_noise_scale
+            audios.append(noised(a, item, stage_index, "audio", noise, scale))
     return stack_states(videos), (stack_states(audios) if audio_tools is not None else None)

@@ -19,19 +19,21 @@ from ltxmlx.components.guiders import GuiderParams
 from ltxmlx.components.patchifiers import AudioPatchifier
 from ltxmlx.conditioning.image_preprocess import default_image_crf
 from ltxmlx.errors import LtxmlxError
-from ltxmlx.pipelines.api import ImageCondition, ReferenceVideo, RenderItem
+from ltxmlx.loader import build
+from ltxmlx.model.audio_vae import encode_audio
+from ltxmlx.pipelines.api import AudioInput, ImageCondition, ReferenceVideo, RenderItem
 from ltxmlx.pipelines.config import LoraSpec, ModelFiles, PipelineConfig
 from ltxmlx.pipelines.factory import make_pipeline
 from ltxmlx.pipelines.ic_lora import reference_scales
 from ltxmlx.runner.render import run_stage
 
 _KINDS = {"dev": "two_stage", "i2v": "two_stage", "distilled": "distilled", "keyframe": "keyframe_interpolation",
-          "ic_lora": "ic_lora"}
+          "ic_lora": "ic_lora", "a2v": "a2v"}
 _STAGE_INDEX = {"stage1": 0, "stage2": 1}
 
 
-def _guider(p: dict | None) -> GuiderParams | None:
-    if p is None:
+def _guider(p: dict | str | None) -> GuiderParams | None:
+    if not isinstance(p, dict):  # absent, or a note that the pipeline does not guide this modality
         return None
     return GuiderParams(cfg_scale=p["cfg_scale"], stg_scale=p["stg_scale"], stg_blocks=tuple(p["stg_blocks"]),
                         rescale_scale=p["rescale_scale"], modality_scale=p["modality_scale"],
@@ -83,7 +85,15 @@ def _item(case) -> RenderItem:
     if "reference.pixels" in case.inputs:
         mask = "reference.attention_mask" if "reference.attention_mask" in case.inputs else None
         references = (ReferenceVideo("reference.pixels", float(p["reference"]["strength"]), mask),)
-    return RenderItem("case", "", "", int(case.input("seed")), images, references)
+    audio = AudioInput("audio.waveform") if "audio.waveform" in case.inputs else None
+    return RenderItem("case", "", "", int(case.input("seed")), images, references, audio)
+
+
+def _audio(case):
+    def source(item, audio):
+        return case.input(audio.path), int(case.input("audio.sampling_rate"))
+
+    return source
 
 
 def _references(case):
@@ -179,7 +189,8 @@ def _drive(stage, items, inputs):
 def run(case) -> dict[str, mx.array]:
     noise, images = _sources(case)
     cfg = pipeline_config(case)
-    stages = make_pipeline(cfg, noise=noise, images=images, record_passes=True, references=_references(case))
+    stages = make_pipeline(cfg, noise=noise, images=images, record_passes=True, references=_references(case),
+                           audio=_audio(case))
     item = _item(case)
     inputs = [_contexts(case)]
     out: dict[str, mx.array] = {}
@@ -187,6 +198,10 @@ def run(case) -> dict[str, mx.array]:
     step_word = "eval" if any(".eval0." in k for k in case.outputs) else "step"
     if "reference_downscale_factor" in case.outputs:
         out["reference_downscale_factor"] = mx.array(reference_scales(cfg.loras)[0])
+    if "audio.encoded_latent" in case.outputs:
+        encoder = build("audio_encoder", cfg.files.checkpoint, dtype=mx.float32)
+        waveform, rate = _audio(case)(item, item.audio)
+        out["audio.encoded_latent"] = encode_audio(mx.array(waveform), rate, encoder)
     if "crf_resolved" in case.outputs:
         crf = default_image_crf(stages[1].info.model_version)
         out["crf_resolved"] = mx.array([crf] * len(item.images))
