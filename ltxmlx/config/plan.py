@@ -18,7 +18,7 @@ from ltxmlx.config.naming import slugify
 from ltxmlx.config.schema import RunConfig
 from ltxmlx.config.validate import check_prompts, check_seeds
 from ltxmlx.errors import ConfigError
-from ltxmlx.pipelines.api import ImageCondition, ReferenceVideo, RenderItem, Stage
+from ltxmlx.pipelines.api import AudioInput, ImageCondition, ReferenceVideo, RenderItem, Stage
 
 PLAN_VERSION = 1
 
@@ -114,7 +114,9 @@ class Plan:
                 {"id": p.item.id, "prompt": p.item.prompt, "negative_prompt": p.item.negative_prompt,
                  "seed": p.item.seed, "conditioning": p.conditioning,
                  "images": [asdict(i) for i in p.item.images],
-                 "references": [asdict(r) for r in p.item.references], "video": p.video_name(), "keys": p.keys}
+                 "references": [asdict(r) for r in p.item.references],
+                 "audio": None if p.item.audio is None else asdict(p.item.audio),
+                 "video": p.video_name(), "keys": p.keys}
                 for p in self.items
             ],
             "batches": self.batches(),
@@ -129,11 +131,14 @@ def shape_signature(item: RenderItem) -> tuple:
 
 
 def make_item(prompt: str, negative: str, seed: int, images: tuple[ImageCondition, ...],
-              references: tuple[ReferenceVideo, ...] = ()) -> RenderItem:
+              references: tuple[ReferenceVideo, ...] = (), audio: AudioInput | None = None) -> RenderItem:
     ident = {"prompt": prompt, "negative_prompt": negative, "seed": seed, "images": [asdict(i) for i in images]}
-    if references:  # absent when empty, so the ids of image-only items stay as they were
+    # Absent when unused, so the ids of image-only items stay as they were.
+    if references:
         ident["references"] = [asdict(r) for r in references]
-    return RenderItem(sha256_hex(canonical_json(ident))[:12], prompt, negative, seed, images, references)
+    if audio is not None:
+        ident["audio"] = asdict(audio)
+    return RenderItem(sha256_hex(canonical_json(ident))[:12], prompt, negative, seed, images, references, audio)
 
 
 def stage_keys(stages: Sequence[Stage], item: RenderItem) -> dict[str, str]:
@@ -153,12 +158,13 @@ def build_plan(cfg: RunConfig, stages: Sequence[Stage], batch_size: int,
         raise ConfigError("pipeline", names, "stages with distinct names")
     prompts, seeds = load_prompts(cfg, search_dirs), expand_seeds(cfg)
     cond_sets = [(c.name, tuple(ImageCondition(i.path, i.frame, i.strength) for i in c.images),
-                  tuple(ReferenceVideo(r.path, r.strength, r.mask) for r in c.references))
-                 for c in cfg.conditioning] or [("none", (), ())]
+                  tuple(ReferenceVideo(r.path, r.strength, r.mask) for r in c.references),
+                  None if c.audio is None else AudioInput(c.audio.path, c.audio.start_time, c.audio.max_duration))
+                 for c in cfg.conditioning] or [("none", (), (), None)]
     items = []
     for pi, prompt in enumerate(prompts):
         for seed in seeds:
-            for cname, images, references in cond_sets:
-                item = make_item(prompt, cfg.negative_prompt, seed, images, references)
+            for cname, images, references, audio in cond_sets:
+                item = make_item(prompt, cfg.negative_prompt, seed, images, references, audio)
                 items.append(PlannedItem(item, slugify(prompt), pi, cname, stage_keys(stages, item)))
     return Plan(cfg.job_name, names, items, batch_size)

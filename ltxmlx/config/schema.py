@@ -118,12 +118,22 @@ class ReferenceCfg:
 
 
 @dataclass
+class AudioCondCfg:
+    """An input audio track (a2v pipeline): any file ffmpeg reads, from start_time, at most max_duration s."""
+
+    path: str = MISSING
+    start_time: float = 0.0
+    max_duration: Optional[float] = None
+
+
+@dataclass
 class ConditioningCfg:
     """One named set of conditions; items are prompts x seeds x conditioning sets."""
 
     name: str = MISSING
     images: List[ImageCondCfg] = field(default_factory=list)
     references: List[ReferenceCfg] = field(default_factory=list)
+    audio: Optional[AudioCondCfg] = None
 
 
 @dataclass

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from ltxmlx.media.probe import decode_video, probe
-from ltxmlx.media.video import write_mp4
+from ltxmlx.media.video import ffmpeg_exe, write_mp4
 from ltxmlx.pipelines.tiny import ensure_tiny_checkpoints
 from tests.e2e.test_smoke import REPO, cli, env  # noqa: F401  (env is a fixture)
 
@@ -33,6 +33,12 @@ def media(tmp_path_factory) -> dict[str, str]:
         out[name] = str(root / f"{name}.png")
     (root / "notes.txt").write_text("not an image")
     out["text"] = str(root / "notes.txt")
+    for name, seconds in {"tone": 1.5, "brief": 0.3}.items():
+        t = np.arange(int(44100 * seconds)) / 44100
+        x = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+        subprocess.run([ffmpeg_exe(), "-y", "-v", "error", "-f", "f32le", "-ar", "44100", "-ac", "2", "-i", "-",
+                        str(root / f"{name}.wav")], input=np.stack([x, x], 1).tobytes(), check=True)
+        out[name] = str(root / f"{name}.wav")
     rng = np.random.default_rng(0)
     for name, (frames, h, w) in {"pose": (17, 128, 128), "short": (9, 128, 128), "wide": (17, 128, 192)}.items():
         write_mp4(root / f"{name}.mp4", (rng.random((frames, h, w, 3)) * 255).astype(np.uint8), 24.0)
@@ -137,6 +143,37 @@ def test_bad_ic_lora_input_exits_2_with_one_line_before_loading(tmp_path, env, m
     else:
         args.append(reference_sets(media[case]))
     proc = cli(args, env)
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and key in lines[0], proc.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def audio_sets(*tracks: str, start: float = 0.0) -> str:
+    sets = [f"{{name: track{i}, audio: {{path: {t}, start_time: {start}}}}}" for i, t in enumerate(tracks)]
+    return f"conditioning=[{', '.join(sets)}]"
+
+
+def test_a2v_job_keeps_the_input_audio(tmp_path, env, media):
+    run = tmp_path / "run"
+    proc = cli(["ltxmlx.run", "+job=a2v", f"hydra.run.dir={run}", "seeds=one", audio_sets(media["tone"])], env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (entry,) = [json.loads(line) for line in (run / "manifest.jsonl").read_text().splitlines()]
+    info = probe(run / entry["video"])
+    assert info.audio_codec == "aac" and decode_video(run / entry["video"]).shape[0] == 17
+    (item,) = json.loads((run / "plan.json").read_text())["items"]
+    assert item["audio"] == {"path": media["tone"], "start_time": 0.0, "max_duration": None}
+
+
+@pytest.mark.parametrize("case, key", [
+    ("not_audio", "conditioning.0.audio.path"),
+    ("too_short", "conditioning.0.audio.path"),
+    ("late_start", "conditioning.0.audio.path"),
+])
+def test_bad_audio_exits_2_with_one_line_before_loading(tmp_path, env, media, case, key):
+    sets = {"not_audio": audio_sets(media["first"]), "too_short": audio_sets(media["brief"]),
+            "late_start": audio_sets(media["tone"], start=1.4)}[case]
+    proc = cli(["ltxmlx.run", "+job=a2v", f"hydra.run.dir={tmp_path / 'run'}", sets], env)
     assert proc.returncode == 2
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and key in lines[0], proc.stderr
