@@ -49,9 +49,18 @@ class AudioInput:
 
 
 @dataclass(frozen=True)
+class SourceVideo:
+    """An existing video (with or without audio) whose [start_time, end_time) window is regenerated."""
+
+    path: str
+    start_time: float
+    end_time: float
+
+
+@dataclass(frozen=True)
 class RenderItem:
     """One video to render: a prompt, a seed and optional image conditions / reference videos /
-    an input audio track."""
+    an input audio track / a source video to retake."""
 
     id: str
     prompt: str
@@ -60,6 +69,7 @@ class RenderItem:
     images: tuple[ImageCondition, ...] = ()
     references: tuple[ReferenceVideo, ...] = ()
     audio: AudioInput | None = None
+    source: SourceVideo | None = None
 
 
 @dataclass(frozen=True)

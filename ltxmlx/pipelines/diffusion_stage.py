@@ -26,7 +26,14 @@ from ltxmlx.pipelines.models import (
     lora_identity,
     mx_dtype,
 )
-from ltxmlx.pipelines.states import ImageSource, NoiseSource, VideoConditioner, batch_states, split_latent
+from ltxmlx.pipelines.states import (
+    ImageSource,
+    ItemConditioner,
+    NoiseSource,
+    VideoConditioner,
+    batch_states,
+    split_latent,
+)
 from ltxmlx.pipelines.validation import validate_items
 
 log = logging.getLogger(__name__)
@@ -80,6 +87,7 @@ class DiffusionStage:
     condition_video: VideoConditioner | None = None
     audio_noise_scale: float | None = None  # None: noise_scale
     freeze_audio: bool = False  # audio kept as given: denoise mask 0 and sigma 0 for the audio stream
+    condition_item: ItemConditioner | None = None  # per item and modality, before noising
     _model: object = field(default=None, init=False, repr=False)
     _encoder: object = field(default=None, init=False, repr=False)
 
@@ -115,6 +123,12 @@ class DiffusionStage:
             out.append((image, self.video_encoder()(pixels)))
         return out
 
+    def video_initial(self, items: list[RenderItem], inputs: StageOutputs) -> list[mx.array] | None:
+        """Each item's starting video latent (1, C, F, H, W): the input's when refining, else None (zeros)."""
+        if not self.refine:
+            return None
+        return [x["video_latent"].astype(mx.float32) for x in inputs]
+
     def audio_initial(self, items: list[RenderItem], inputs: StageOutputs, tools) -> list[mx.array] | None:
         """Each item's starting audio latent (1, C, T, M): the input's when refining, else None (zeros)."""
         if not self.refine:
@@ -136,19 +150,18 @@ class DiffusionStage:
         g = self.info.geometry
         video_tools = g.video_tools(self.cfg.num_frames, self.height, self.width, self.cfg.fps)
         audio_tools = g.audio_tools(self.cfg.num_frames, self.cfg.fps) if audio else None
-        v_init = None
-        if self.refine:
-            v_init = [x["video_latent"].astype(mx.float32) for x in inputs]
+        v_init = self.video_initial(items, inputs)
         a_init = self.audio_initial(items, inputs, audio_tools) if audio else None
         video, audio_state = batch_states(items, self.stage_index, video_tools, audio_tools, self.noise,
                                           self.noise_scale, self._encode_images, v_init, a_init,
-                                          self.condition_video, self.audio_noise_scale)
+                                          self.condition_video, self.audio_noise_scale, self.condition_item)
         if self.freeze_audio and audio_state is not None:
             audio_state = replace(audio_state, denoise_mask=mx.zeros_like(audio_state.denoise_mask))
         contexts = batch_contexts(inputs, audio)
         # Without conditioning every token of an item has the item's noise level: the transformer then
         # computes its modulation once per item instead of once per token (same result, less memory).
-        uniform = not self.freeze_audio and not any(item.images or item.references for item in items)
+        conditioned = self.freeze_audio or self.condition_item is not None
+        uniform = not conditioned and not any(item.images or item.references for item in items)
         video, audio_state = yield from denoise(
             self._model, video, audio_state, self.sigmas, contexts, self.guidance, self.name,
             self.cfg.max_batch_size, self.record_passes, uniform_timesteps=uniform,

@@ -36,6 +36,7 @@ class BuildContext:
     needs_negative: bool
     references: Any = None  # ic_lora.ReferenceSource; None = read the items' video files
     audio: Any = None  # a2v.AudioSource; None = read the items' audio files
+    source: Any = None  # retake.SourceMedia; None = read the items' source videos
 
     @property
     def common(self) -> dict:

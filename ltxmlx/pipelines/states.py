@@ -103,6 +103,9 @@ VideoConditioner = Callable[[VideoLatentTools, "mx.array | None", Sequence[tuple
                             LatentState]
 
 
+ItemConditioner = Callable[[RenderItem, str, "VideoLatentTools | AudioLatentTools", LatentState], LatentState]
+
+
 def video_conditioned_state(tools: VideoLatentTools, initial: mx.array | None,
                             encoded: Sequence[tuple[ImageCondition, mx.array]]) -> LatentState:
     """One item's video state: initial latent (1, C, F, H, W) or zeros, then its image conditionings
@@ -138,19 +141,23 @@ def batch_states(
     audio_initial: Sequence[mx.array] | None = None,
     condition_video: VideoConditioner | None = None,
     audio_noise_scale: float | None = None,
+    condition_item: ItemConditioner | None = None,
 ) -> tuple[LatentState, LatentState | None]:
     """Noised (video, audio | None) states of the batch; noise drawn video first, then audio.
 
     condition_video: how an item's encoded images enter its video state (default: the image-to-video
-    rule of `video_conditioned_state`). audio_noise_scale: the audio's, if not `noise_scale`."""
+    rule of `video_conditioned_state`). audio_noise_scale: the audio's, if not `noise_scale`.
+    condition_item: a last per-item change of each modality's state before it is noised."""
     condition_video = condition_video or video_conditioned_state
+    last = condition_item or (lambda item, modality, tools, state: state)
     videos, audios = [], []
     for i, item in enumerate(items):
         v = condition_video(video_tools, None if video_initial is None else video_initial[i],
                                     encode_images(item))
-        videos.append(noised(v, item, stage_index, "video", noise, noise_scale))
+        videos.append(noised(last(item, "video", video_tools, v), item, stage_index, "video", noise, noise_scale))
         if audio_tools is not None:
             a = audio_tools.create_initial_state(mx.float32, None if audio_initial is None else audio_initial[i])
+            a = last(item, "audio", audio_tools, a)
             scale = noise_scale if audio_noise_scale is None else audio_noise_scale
             audios.append(noised(a, item, stage_index, "audio", noise, scale))
     return stack_states(videos), (stack_states(audios) if audio_tools is not None else None)

@@ -21,14 +21,14 @@ from ltxmlx.conditioning.image_preprocess import default_image_crf
 from ltxmlx.errors import LtxmlxError
 from ltxmlx.loader import build
 from ltxmlx.model.audio_vae import encode_audio
-from ltxmlx.pipelines.api import AudioInput, ImageCondition, ReferenceVideo, RenderItem
+from ltxmlx.pipelines.api import AudioInput, ImageCondition, ReferenceVideo, RenderItem, SourceVideo
 from ltxmlx.pipelines.config import LoraSpec, ModelFiles, PipelineConfig
 from ltxmlx.pipelines.factory import make_pipeline
 from ltxmlx.pipelines.ic_lora import reference_scales
 from ltxmlx.runner.render import run_stage
 
 _KINDS = {"dev": "two_stage", "i2v": "two_stage", "distilled": "distilled", "keyframe": "keyframe_interpolation",
-          "ic_lora": "ic_lora", "a2v": "a2v"}
+          "ic_lora": "ic_lora", "a2v": "a2v", "retake": "retake"}
 _STAGE_INDEX = {"stage1": 0, "stage2": 1}
 
 
@@ -62,6 +62,8 @@ def pipeline_config(case) -> PipelineConfig:
         distilled_lora=LoraSpec(lora_path, float(lora["strength"])) if lora else None,
     )
     extra = {k: tuple(p[k]) for k in ("stage1_sigmas", "stage2_sigmas") if k in p}
+    if "sigmas" in p:  # a one-stage pipeline
+        extra["stage1_sigmas"] = tuple(p["sigmas"])
     if "ic_lora" in p:
         extra["loras"] = (LoraSpec(str(case.root / p["ic_lora"]["file"]), float(p["ic_lora"]["strength"])),)
         extra["reference_attention"] = float(p.get("conditioning_attention_strength", 1.0))
@@ -86,7 +88,17 @@ def _item(case) -> RenderItem:
         mask = "reference.attention_mask" if "reference.attention_mask" in case.inputs else None
         references = (ReferenceVideo("reference.pixels", float(p["reference"]["strength"]), mask),)
     audio = AudioInput("audio.waveform") if "audio.waveform" in case.inputs else None
-    return RenderItem("case", "", "", int(case.input("seed")), images, references, audio)
+    source = SourceVideo("source", p["start_time"], p["end_time"]) if "source.pixels" in case.inputs else None
+    return RenderItem("case", "", "", int(case.input("seed")), images, references, audio, source)
+
+
+def _source(case):
+    def media(item, source, height, width, num_frames):
+        waveform = case.input("source.waveform") if "source.waveform" in case.inputs else None
+        rate = int(case.input("source.sampling_rate")) if waveform is not None else 0
+        return case.input("source.pixels"), waveform, rate
+
+    return media
 
 
 def _audio(case):
@@ -190,7 +202,7 @@ def run(case) -> dict[str, mx.array]:
     noise, images = _sources(case)
     cfg = pipeline_config(case)
     stages = make_pipeline(cfg, noise=noise, images=images, record_passes=True, references=_references(case),
-                           audio=_audio(case))
+                           audio=_audio(case), source=_source(case))
     item = _item(case)
     inputs = [_contexts(case)]
     out: dict[str, mx.array] = {}
@@ -202,6 +214,10 @@ def run(case) -> dict[str, mx.array]:
         encoder = build("audio_encoder", cfg.files.checkpoint, dtype=mx.float32)
         waveform, rate = _audio(case)(item, item.audio)
         out["audio.encoded_latent"] = encode_audio(mx.array(waveform), rate, encoder)
+    if "source.audio_latent_full" in case.outputs:
+        encoder = build("audio_encoder", cfg.files.checkpoint, dtype=mx.float32)
+        _, waveform, rate = _source(case)(item, item.source, cfg.height, cfg.width, cfg.num_frames)
+        out["source.audio_latent_full"] = encode_audio(mx.array(waveform), rate, encoder)
     if "crf_resolved" in case.outputs:
         crf = default_image_crf(stages[1].info.model_version)
         out["crf_resolved"] = mx.array([crf] * len(item.images))
