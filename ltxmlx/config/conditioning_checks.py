@@ -17,9 +17,20 @@ from ltxmlx.errors import ConfigError, LtxmlxError
 ASPECT_TOLERANCE = 0.02
 
 
+# Pipelines whose every conditioning set needs a given input: name -> (field, what it is).
+REQUIRED_INPUT = {"a2v": ("audio", "an input audio track"), "retake": ("source", "a source video to retake")}
+
+
 def check_conditioning_media(cfg: RunConfig) -> None:
-    if cfg.pipeline.name == "a2v" and not cfg.conditioning:
-        raise ConfigError("conditioning", [], "conditioning sets with an input audio track for the a2v pipeline")
+    required = REQUIRED_INPUT.get(cfg.pipeline.name)
+    if required is not None:
+        if not cfg.conditioning:
+            raise ConfigError("conditioning", [], f"conditioning sets with {required[1]} for the "
+                                                  f"{cfg.pipeline.name} pipeline")
+        for s, cond in enumerate(cfg.conditioning):
+            if getattr(cond, required[0]) is None:
+                raise ConfigError(f"conditioning.{s}.{required[0]}", None,
+                                  f"{required[1]} for the {cfg.pipeline.name} pipeline")
     for s, cond in enumerate(cfg.conditioning):
         for i, img in enumerate(cond.images):
             try:
@@ -30,8 +41,8 @@ def check_conditioning_media(cfg: RunConfig) -> None:
                                   f"an image file ({type(e).__name__})") from e
         if cond.audio is not None:
             check_audio(f"conditioning.{s}.audio", cond.audio, cfg)
-        elif cfg.pipeline.name == "a2v":
-            raise ConfigError(f"conditioning.{s}.audio", None, "an input audio track for the a2v pipeline")
+        if cond.source is not None:
+            check_source(f"conditioning.{s}.source", cond.source, cfg)
         for i, ref in enumerate(cond.references):
             key = f"conditioning.{s}.references.{i}"
             if not 0.0 <= ref.strength <= 1.0:
@@ -41,8 +52,8 @@ def check_conditioning_media(cfg: RunConfig) -> None:
                     check_video(f"{key}.{field}", getattr(ref, field), cfg)
 
 
-def check_video(key: str, path: str, cfg: RunConfig) -> None:
-    """A video file with at least the render's frames and the output's aspect ratio."""
+def check_video(key: str, path: str, cfg: RunConfig):
+    """A video file with at least the render's frames and the output's aspect ratio; its MediaInfo."""
     from ltxmlx.media.probe import probe
 
     r = cfg.resolution
@@ -61,6 +72,20 @@ def check_video(key: str, path: str, cfg: RunConfig) -> None:
     if abs(aspect / want - 1.0) > ASPECT_TOLERANCE:
         raise ConfigError(key, path, f"a video with the output's aspect ratio {r.width}x{r.height} "
                                      f"(it is {info.width}x{info.height})")
+    return info
+
+
+def check_source(key: str, source, cfg: RunConfig) -> None:
+    """A retake source: a video at the render's frame rate covering its frames, and a non-empty
+    window inside the rendered span."""
+    r = cfg.resolution
+    info = check_video(f"{key}.path", source.path, cfg)
+    if abs(info.fps - r.fps) > 1e-3 * r.fps:
+        raise ConfigError(f"{key}.path", source.path, f"a video at the render's {r.fps:g} fps (it has {info.fps:g})")
+    span = r.frames / r.fps
+    if not 0.0 <= source.start_time < source.end_time <= span:
+        raise ConfigError(f"{key}.start_time", [source.start_time, source.end_time],
+                          f"a window 0 <= start_time < end_time <= {span:.3f} s (the rendered span of the source)")
 
 
 def check_pipeline_loras(cfg: RunConfig) -> None:

@@ -18,7 +18,7 @@ from ltxmlx.config.naming import slugify
 from ltxmlx.config.schema import RunConfig
 from ltxmlx.config.validate import check_prompts, check_seeds
 from ltxmlx.errors import ConfigError
-from ltxmlx.pipelines.api import AudioInput, ImageCondition, ReferenceVideo, RenderItem, Stage
+from ltxmlx.pipelines.api import AudioInput, ImageCondition, ReferenceVideo, RenderItem, SourceVideo, Stage
 
 PLAN_VERSION = 1
 
@@ -116,6 +116,7 @@ class Plan:
                  "images": [asdict(i) for i in p.item.images],
                  "references": [asdict(r) for r in p.item.references],
                  "audio": None if p.item.audio is None else asdict(p.item.audio),
+                 "source": None if p.item.source is None else asdict(p.item.source),
                  "video": p.video_name(), "keys": p.keys}
                 for p in self.items
             ],
@@ -131,14 +132,18 @@ def shape_signature(item: RenderItem) -> tuple:
 
 
 def make_item(prompt: str, negative: str, seed: int, images: tuple[ImageCondition, ...],
-              references: tuple[ReferenceVideo, ...] = (), audio: AudioInput | None = None) -> RenderItem:
+              references: tuple[ReferenceVideo, ...] = (), audio: AudioInput | None = None,
+              source: SourceVideo | None = None) -> RenderItem:
     ident = {"prompt": prompt, "negative_prompt": negative, "seed": seed, "images": [asdict(i) for i in images]}
     # Absent when unused, so the ids of image-only items stay as they were.
     if references:
         ident["references"] = [asdict(r) for r in references]
     if audio is not None:
         ident["audio"] = asdict(audio)
-    return RenderItem(sha256_hex(canonical_json(ident))[:12], prompt, negative, seed, images, references, audio)
+    if source is not None:
+        ident["source"] = asdict(source)
+    return RenderItem(sha256_hex(canonical_json(ident))[:12], prompt, negative, seed, images, references, audio,
+                      source)
 
 
 def stage_keys(stages: Sequence[Stage], item: RenderItem) -> dict[str, str]:
@@ -159,12 +164,13 @@ def build_plan(cfg: RunConfig, stages: Sequence[Stage], batch_size: int,
     prompts, seeds = load_prompts(cfg, search_dirs), expand_seeds(cfg)
     cond_sets = [(c.name, tuple(ImageCondition(i.path, i.frame, i.strength) for i in c.images),
                   tuple(ReferenceVideo(r.path, r.strength, r.mask) for r in c.references),
-                  None if c.audio is None else AudioInput(c.audio.path, c.audio.start_time, c.audio.max_duration))
-                 for c in cfg.conditioning] or [("none", (), (), None)]
+                  None if c.audio is None else AudioInput(c.audio.path, c.audio.start_time, c.audio.max_duration),
+                  None if c.source is None else SourceVideo(c.source.path, c.source.start_time, c.source.end_time))
+                 for c in cfg.conditioning] or [("none", (), (), None, None)]
     items = []
     for pi, prompt in enumerate(prompts):
         for seed in seeds:
-            for cname, images, references, audio in cond_sets:
-                item = make_item(prompt, cfg.negative_prompt, seed, images, references, audio)
+            for cname, images, references, audio, source in cond_sets:
+                item = make_item(prompt, cfg.negative_prompt, seed, images, references, audio, source)
                 items.append(PlannedItem(item, slugify(prompt), pi, cname, stage_keys(stages, item)))
     return Plan(cfg.job_name, names, items, batch_size)

@@ -127,6 +127,15 @@ class AudioCondCfg:
 
 
 @dataclass
+class SourceCfg:
+    """A video to retake (retake pipeline): its [start_time, end_time) window is regenerated."""
+
+    path: str = MISSING
+    start_time: float = MISSING
+    end_time: float = MISSING
+
+
+@dataclass
 class ConditioningCfg:
     """One named set of conditions; items are prompts x seeds x conditioning sets."""
 
@@ -134,6 +143,7 @@ class ConditioningCfg:
     images: List[ImageCondCfg] = field(default_factory=list)
     references: List[ReferenceCfg] = field(default_factory=list)
     audio: Optional[AudioCondCfg] = None
+    source: Optional[SourceCfg] = None
 
 
 @dataclass

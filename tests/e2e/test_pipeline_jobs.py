@@ -43,6 +43,12 @@ def media(tmp_path_factory) -> dict[str, str]:
     for name, (frames, h, w) in {"pose": (17, 128, 128), "short": (9, 128, 128), "wide": (17, 128, 192)}.items():
         write_mp4(root / f"{name}.mp4", (rng.random((frames, h, w, 3)) * 255).astype(np.uint8), 24.0)
         out[name] = str(root / f"{name}.mp4")
+    t = np.arange(17 * 1000) / 24000
+    tone = np.stack([0.3 * np.sin(2 * np.pi * 330 * t)] * 2).astype(np.float32)
+    write_mp4(root / "clip.mp4", (rng.random((17, 128, 128, 3)) * 255).astype(np.uint8), 24.0, tone, 24000)
+    out["clip"] = str(root / "clip.mp4")
+    write_mp4(root / "clip30.mp4", (rng.random((21, 128, 128, 3)) * 255).astype(np.uint8), 30.0)
+    out["clip30"] = str(root / "clip30.mp4")
     return out
 
 
@@ -174,6 +180,36 @@ def test_bad_audio_exits_2_with_one_line_before_loading(tmp_path, env, media, ca
     sets = {"not_audio": audio_sets(media["first"]), "too_short": audio_sets(media["brief"]),
             "late_start": audio_sets(media["tone"], start=1.4)}[case]
     proc = cli(["ltxmlx.run", "+job=a2v", f"hydra.run.dir={tmp_path / 'run'}", sets], env)
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and key in lines[0], proc.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def source_sets(path: str, start: float = 0.2, end: float = 0.5) -> str:
+    return f"conditioning=[{{name: window, source: {{path: {path}, start_time: {start}, end_time: {end}}}}}]"
+
+
+def test_retake_job_regenerates_a_window(tmp_path, env, media):
+    run = tmp_path / "run"
+    proc = cli(["ltxmlx.run", "+job=retake", f"hydra.run.dir={run}", "seeds=one", source_sets(media["clip"])], env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (entry,) = [json.loads(line) for line in (run / "manifest.jsonl").read_text().splitlines()]
+    assert probe(run / entry["video"]).audio_codec == "aac" and decode_video(run / entry["video"]).shape[0] == 17
+    (item,) = json.loads((run / "plan.json").read_text())["items"]
+    assert item["source"] == {"path": media["clip"], "start_time": 0.2, "end_time": 0.5}
+
+
+@pytest.mark.parametrize("case, key", [
+    ("empty", "conditioning.0.source.start_time"),
+    ("outside", "conditioning.0.source.start_time"),
+    ("other_fps", "conditioning.0.source.path"),
+    ("too_short", "conditioning.0.source.path"),
+])
+def test_bad_retake_input_exits_2_with_one_line_before_loading(tmp_path, env, media, case, key):
+    sets = {"empty": source_sets(media["clip"], 0.3, 0.3), "outside": source_sets(media["clip"], 0.5, 0.9),
+            "other_fps": source_sets(media["clip30"]), "too_short": source_sets(media["short"])}[case]
+    proc = cli(["ltxmlx.run", "+job=retake", f"hydra.run.dir={tmp_path / 'run'}", sets], env)
     assert proc.returncode == 2
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and key in lines[0], proc.stderr
