@@ -49,6 +49,8 @@ class PipelineConfig:
     text_max_length: int | None = None  # Gemma token length; None: the official 1024
     prompt_cache_dir: str | None = None  # on-disk prompt embedding cache; None: no cache
     reference_attention: float = 1.0  # ic_lora: attention weight between reference and generated tokens
+    # two_stage_hq: the distilled LoRA's strength in stage 1 and stage 2 (the official 0.25 / 0.5)
+    distilled_lora_stage_strengths: tuple[float, float] = (0.25, 0.5)
 
     def __post_init__(self) -> None:
         self.traits  # raises ConfigError naming the valid kinds

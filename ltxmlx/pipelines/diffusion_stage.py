@@ -9,7 +9,7 @@ positive contexts when a later stage needs them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field, replace
 
 import mlx.core as mx
@@ -88,6 +88,7 @@ class DiffusionStage:
     audio_noise_scale: float | None = None  # None: noise_scale
     freeze_audio: bool = False  # audio kept as given: denoise mask 0 and sigma 0 for the audio stream
     condition_item: ItemConditioner | None = None  # per item and modality, before noising
+    loop: Callable[..., Generator] = denoise  # the sampler: denoise (Euler) or a drop-in like res_2s
     _model: object = field(default=None, init=False, repr=False)
     _encoder: object = field(default=None, init=False, repr=False)
 
@@ -162,7 +163,7 @@ class DiffusionStage:
         # computes its modulation once per item instead of once per token (same result, less memory).
         conditioned = self.freeze_audio or self.condition_item is not None
         uniform = not conditioned and not any(item.images or item.references for item in items)
-        video, audio_state = yield from denoise(
+        video, audio_state = yield from self.loop(
             self._model, video, audio_state, self.sigmas, contexts, self.guidance, self.name,
             self.cfg.max_batch_size, self.record_passes, uniform_timesteps=uniform,
             frozen=("audio",) if self.freeze_audio else ())

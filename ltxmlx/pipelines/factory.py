@@ -26,6 +26,7 @@ from ltxmlx.pipelines.a2v import build_a2v
 from ltxmlx.pipelines.ic_lora import build_ic_lora
 from ltxmlx.pipelines.keyframe_interpolation import build_keyframe_interpolation
 from ltxmlx.pipelines.retake import build_retake
+from ltxmlx.pipelines.two_stage_hq import build_two_stage_hq
 from ltxmlx.pipelines.kinds import BuildContext, PipelineKind, Resolved
 from ltxmlx.pipelines.models import CheckpointInfo, check_loras
 from ltxmlx.pipelines.states import ImageSource, NoiseSource, file_images, keyed_noise
@@ -95,6 +96,8 @@ PIPELINES: dict[str, PipelineKind] = {
                         audio_guided=False),
     "retake": PipelineKind(build_retake, two_stage=False, guided=False, distilled_lora=False,
                            description="distilled: regenerate a time window of a source video and its audio"),
+    "two_stage_hq": PipelineKind(build_two_stage_hq, two_stage=True, guided=True, distilled_lora=True,
+                                 description="dev two-stage with the res_2s sampler and the distilled LoRA in both"),
 }
 
 
@@ -106,12 +109,13 @@ def pipeline_kind(name: str) -> PipelineKind:
 
 
 def make_pipeline(cfg: PipelineConfig, noise: NoiseSource | None = None, images: ImageSource | None = None,
-                  record_passes: bool = False, references=None, audio=None, source=None) -> list[Stage]:
+                  record_passes: bool = False, references=None, audio=None, source=None,
+                  sde_noise=None) -> list[Stage]:
     """The stages of `cfg.kind`; raises ConfigError / LoraError / CheckpointError before any model loads.
 
     noise / images / references / audio / source: where item noise, preprocessed conditioning images,
     reference videos, input audio and retake sources come from (default: each item's keyed PRNG;
-    the items' files). record_passes: put every
+    the items' files). sde_noise: the res_2s SDE noise (default: fixed keys, as the official seeding). record_passes: put every
     guidance pass's x0 in the step events.
     """
     cfg.validate()
@@ -123,5 +127,5 @@ def make_pipeline(cfg: PipelineConfig, noise: NoiseSource | None = None, images:
         check_loras(info.config, (cfg.files.distilled_lora,))
     needs_negative = any(p is not None and p.needs_uncond for p in (r.guidance.video, r.guidance.audio))
     ctx = BuildContext(cfg, info, r, noise or keyed_noise, images or file_images(cfg.image_crf), record_passes,
-                       needs_negative, references, audio, source)
+                       needs_negative, references, audio, source, sde_noise)
     return pipeline_kind(cfg.kind).build(ctx)

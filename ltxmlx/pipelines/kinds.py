@@ -37,6 +37,7 @@ class BuildContext:
     references: Any = None  # ic_lora.ReferenceSource; None = read the items' video files
     audio: Any = None  # a2v.AudioSource; None = read the items' audio files
     source: Any = None  # retake.SourceMedia; None = read the items' source videos
+    sde_noise: Any = None  # res2s_loop.SdeNoise; None = the fixed-seed keyed noise
 
     @property
     def common(self) -> dict:

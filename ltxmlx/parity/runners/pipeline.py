@@ -28,7 +28,7 @@ from ltxmlx.pipelines.ic_lora import reference_scales
 from ltxmlx.runner.render import run_stage
 
 _KINDS = {"dev": "two_stage", "i2v": "two_stage", "distilled": "distilled", "keyframe": "keyframe_interpolation",
-          "ic_lora": "ic_lora", "a2v": "a2v", "retake": "retake"}
+          "ic_lora": "ic_lora", "a2v": "a2v", "retake": "retake", "hq_res2s": "two_stage_hq"}
 _STAGE_INDEX = {"stage1": 0, "stage2": 1}
 
 
@@ -52,6 +52,12 @@ def pipeline_config(case) -> PipelineConfig:
     p = case.config["pipeline"]
     lora = p.get("distilled_lora")
     lora_path = None
+    if lora and "strength_stage_1" in lora:
+        extra_lora = {"distilled_lora_stage_strengths": (float(lora["strength_stage_1"]),
+                                                        float(lora["strength_stage_2"]))}
+        lora = {**lora, "strength": 1.0}
+    else:
+        extra_lora = {}
     if lora:
         lora_path = str(case.root / lora["file"]) if "file" in lora else _checkpoint(case, "distilled_lora",
                                                                                      "distilled-lora")
@@ -61,7 +67,7 @@ def pipeline_config(case) -> PipelineConfig:
         spatial_upsampler=_checkpoint(case, "spatial"),
         distilled_lora=LoraSpec(lora_path, float(lora["strength"])) if lora else None,
     )
-    extra = {k: tuple(p[k]) for k in ("stage1_sigmas", "stage2_sigmas") if k in p}
+    extra = {k: tuple(p[k]) for k in ("stage1_sigmas", "stage2_sigmas") if k in p} | extra_lora
     if "sigmas" in p:  # a one-stage pipeline
         extra["stage1_sigmas"] = tuple(p["sigmas"])
     if "ic_lora" in p:
@@ -136,6 +142,24 @@ def _draw_order_noise(case):
     return noise
 
 
+def _res2s_noise(case):
+    """An SdeNoise handing out `noise.res2s.<i>` in draw order, checking each draw's shape."""
+    names = sorted((k for k in case.inputs if re.fullmatch(r"noise\.res2s\.\d+", k)),
+                   key=lambda k: int(k.rsplit(".", 1)[1]))
+    draws = iter(names)
+
+    def noise(stage, kind, step, modality, shape):
+        name = next(draws, None)
+        if name is None:
+            raise LtxmlxError(f"{case.id}: res_2s drew more noise than the {len(names)} recorded draws")
+        value = case.input(name)
+        if tuple(value.shape) != tuple(shape):
+            raise LtxmlxError(f"{case.id}: {name} has shape {value.shape}, the sampler drew {tuple(shape)}")
+        return mx.array(value)
+
+    return noise if names else None
+
+
 def _sources(case):
     if "noise.gaussian.0" in case.inputs:
         noise = _draw_order_noise(case)
@@ -178,8 +202,12 @@ def _record_diffusion(out: dict, stage, events, outputs, patchifier: AudioPatchi
                 continue
             step = event.step - 1
             prefix = f"{name}.{step_word}{step}"
-            out[f"{prefix}.step_index"] = mx.array(step)
-            out[f"{prefix}.sigma"] = mx.array(stage.sigmas[step], dtype=mx.float32)
+            if m == "eval":  # the sampler names the evaluation's step index and sigma itself
+                out[f"{prefix}.step_index"], out[f"{prefix}.sigma"] = rec["step_index"], rec["sigma"]
+                continue
+            if "eval" not in event.state:
+                out[f"{prefix}.step_index"] = mx.array(step)
+                out[f"{prefix}.sigma"] = mx.array(stage.sigmas[step], dtype=mx.float32)
             for k, v in rec.items():
                 if k != "next":
                     out[f"{prefix}.{m}.{k}"] = v
@@ -202,7 +230,7 @@ def run(case) -> dict[str, mx.array]:
     noise, images = _sources(case)
     cfg = pipeline_config(case)
     stages = make_pipeline(cfg, noise=noise, images=images, record_passes=True, references=_references(case),
-                           audio=_audio(case), source=_source(case))
+                           audio=_audio(case), source=_source(case), sde_noise=_res2s_noise(case))
     item = _item(case)
     inputs = [_contexts(case)]
     out: dict[str, mx.array] = {}
