@@ -43,5 +43,6 @@ def to_pipeline_config(cfg: RunConfig) -> PipelineConfig:
         audio_guider=_guider(cfg.guider.audio) if guided else None,
         loras=tuple(LoraSpec(lo.weights, lo.strength) for lo in cfg.lora.stack),
         dtype=m.dtype, stage1_sigmas=stage1_sigmas(cfg), reference_attention=p.reference_attention,
+        distilled_lora_stage_strengths=tuple(float(v) for v in p.distilled_lora_stage_strengths),
         stage2_sigmas=tuple(float(v) for v in p.stage2_sigmas) if kind.two_stage else None,
     )

@@ -49,6 +49,7 @@ class PipelineCfg:
     stage2_sigmas: List[float] = field(default_factory=list)  # two-stage only; empty for one_stage
     distilled_lora_strength: float = 1.0  # two_stage: strength of model.distilled_lora in stage 2
     reference_attention: float = 1.0  # ic_lora: attention weight between references and the video
+    distilled_lora_stage_strengths: List[float] = field(default_factory=lambda: [0.25, 0.5])  # two_stage_hq
 
 
 @dataclass

@@ -98,6 +98,9 @@ def _validate_model_pipeline(cfg: RunConfig) -> None:
         _check(m.variant == "distilled", "model.variant", m.variant, f"distilled for the {p.name} pipeline")
     _check(0.0 <= p.reference_attention <= 1.0, "pipeline.reference_attention", p.reference_attention,
            "a weight in [0, 1]")
+    strengths = p.distilled_lora_stage_strengths
+    _check(len(strengths) == 2 and all(0.0 <= v <= 2.0 for v in strengths), "pipeline.distilled_lora_stage_strengths",
+           strengths, "two values in [0, 2] (stage 1, stage 2)")
 
 
 def _validate_size(cfg: RunConfig) -> None:

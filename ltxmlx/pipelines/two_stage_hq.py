@@ -26,11 +26,15 @@ from ltxmlx.pipelines.upsample_stage import UpsampleStage
 class Res2sStage(DiffusionStage):
     """A diffusion stage sampled with res_2s; its key names the sampler and its noise seeds."""
 
+    def item_notes(self, item: RenderItem) -> dict:
+        """For the item's record: the SDE noise of res_2s does not come from the item's seed."""
+        return {"sampler": "res_2s", "sde_noise_seed": OFFICIAL_NOISE_SEED,
+                "sde_substep_noise_seed": OFFICIAL_NOISE_SEED + SUBSTEP_SEED_OFFSET,
+                "sde_noise_from_item_seed": False}
+
     def key_inputs(self, item: RenderItem) -> dict:
         keys = super().key_inputs(item)
-        keys["sampler"] = {"name": "res_2s", "sde_noise_seed": OFFICIAL_NOISE_SEED,
-                           "sde_substep_noise_seed": OFFICIAL_NOISE_SEED + SUBSTEP_SEED_OFFSET,
-                           "independent_of_item_seed": True}
+        keys["sampler"] = self.item_notes(item)
         return keys
 
 

@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_help_lists_groups_and_jobs():
     helped = subprocess.run([sys.executable, "-m", "ltxmlx.run", "--help"], cwd=REPO, capture_output=True, text=True)
     assert helped.returncode == 0, helped.stderr
-    assert "job: a2v, ic_lora, keyframes, overnight, retake, smoke, sweep" in helped.stdout and "model: ltx23_dev" in helped.stdout
+    assert "job: a2v, hq, ic_lora, keyframes, overnight, retake, smoke, sweep" in helped.stdout and "model: ltx23_dev" in helped.stdout
 
 
 def test_bad_input_writes_no_run_directory(tmp_path):

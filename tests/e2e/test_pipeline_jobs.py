@@ -214,3 +214,16 @@ def test_bad_retake_input_exits_2_with_one_line_before_loading(tmp_path, env, me
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and key in lines[0], proc.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_hq_job_records_that_its_sde_noise_ignores_the_item_seed(tmp_path, env):
+    run = tmp_path / "run"
+    proc = cli(["ltxmlx.run", "+job=hq", f"hydra.run.dir={run}"], env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    manifest = [json.loads(line) for line in (run / "manifest.jsonl").read_text().splitlines()]
+    assert sorted(e["seed"] for e in manifest) == [10, 11]
+    for e in manifest:
+        assert decode_video(run / e["video"]).shape[0] == 17
+        for stage in ("stage1", "stage2"):
+            assert e["notes"][stage]["sampler"] == "res_2s"
+            assert e["notes"][stage]["sde_noise_from_item_seed"] is False

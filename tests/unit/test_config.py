@@ -66,7 +66,7 @@ def test_weight_refs_and_model_pipeline_mismatch_are_refused():
 
 
 @pytest.mark.parametrize("argv, error, text", [
-    (["+job=nope"], UnknownOptionError, "available: a2v, ic_lora, keyframes, overnight, retake, smoke, sweep"),
+    (["+job=nope"], UnknownOptionError, "available: a2v, hq, ic_lora, keyframes, overnight, retake, smoke, sweep"),
     (["+job=smoke", "model=foo"], UnknownOptionError, "unknown model option 'foo'; available: ltx23_dev"),
     (["+job=smoke", "resolution.height=96"], ConfigError, "multiple of 64"),
     (["+job=smoke", "resolution.frames=20"], ConfigError, "8k+1"),
