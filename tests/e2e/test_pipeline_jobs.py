@@ -79,9 +79,20 @@ def test_keyframe_job_crosses_conditioning_sets_with_seeds(tmp_path, env, media)
     assert all(len({by_id[i] for i in batch}) == 1 for batch in plan["batches"])
 
 
-def test_keyframe_job_resumes_after_sigkill_between_stages(tmp_path, env, media):
+# Each pipeline's job with the overrides that give it fixture media (one seed to keep the suite fast).
+RESUMABLE = {
+    "keyframes": lambda media: [keyframe_sets(media)],
+    "ic_lora": lambda media: ["seeds=one", reference_sets(media["pose"])],
+    "a2v": lambda media: ["seeds=one", audio_sets(media["tone"])],
+    "retake": lambda media: ["seeds=one", source_sets(media["clip"])],
+    "hq": lambda media: ["seeds=one"],
+}
+
+
+@pytest.mark.parametrize("job", sorted(RESUMABLE))
+def test_job_resumes_after_sigkill_between_stages(tmp_path, env, media, job):
     run = tmp_path / "killed"
-    args = ["+job=keyframes", f"hydra.run.dir={run}", keyframe_sets(media)]
+    args = [f"+job={job}", f"hydra.run.dir={run}", *RESUMABLE[job](media)]
     proc = subprocess.Popen([sys.executable, "-m", "ltxmlx.run", *args], cwd=REPO, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     keys = None
@@ -99,9 +110,9 @@ def test_keyframe_job_resumes_after_sigkill_between_stages(tmp_path, env, media)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # stage 1 was not recomputed
     manifest = [json.loads(line) for line in (run / "manifest.jsonl").read_text().splitlines()]
-    assert len(manifest) == 2 and all("stage1" in e["cached_stages"] for e in manifest)
+    assert len(manifest) == len(keys) and all("stage1" in e["cached_stages"] for e in manifest)
     clean = tmp_path / "clean"
-    assert cli(["ltxmlx.run", "+job=keyframes", f"hydra.run.dir={clean}", keyframe_sets(media)], env).returncode == 0
+    assert cli(["ltxmlx.run", *args[:1], f"hydra.run.dir={clean}", *args[2:]], env).returncode == 0
     for e in manifest:
         assert np.array_equal(decode_video(run / e["video"]), decode_video(clean / e["video"]))
 
