@@ -70,10 +70,12 @@ def register_jobs() -> None:
         cs.store(group="job", name=name, node=node, package=_package_of(path))
 
 
-def _generation_value(name: str, key: str):
+def _generation_value(name: str, key: str, tiny: bool = False):
     # Imported here: the generation table pulls in the guidance code, which composing does not need.
-    from ltxmlx.generations import get
+    from ltxmlx.generations import TINY_MODEL_DEFAULTS, get
 
+    if tiny and key in TINY_MODEL_DEFAULTS:  # the 2-layer test models keep their runs short
+        return TINY_MODEL_DEFAULTS[key]
     return get(str(name)).value(str(key))
 
 
@@ -83,8 +85,9 @@ LAUNCH_ID = uuid.uuid4().hex[:6]
 
 
 def register_resolvers() -> None:
-    """`ltx_slug` (multirun sub-directory names) and `ltx_gen` (`${ltx_gen:${model.version},default_steps}`:
-    a setting of the model's generation from `ltxmlx.generations`, so groups never repeat the table)."""
+    """`ltx_slug` (multirun sub-directory names) and `ltx_gen`
+    (`${ltx_gen:${model.version},default_steps,${model.tiny}}`: a setting of the model's generation from
+    `ltxmlx.generations`, so groups never repeat the table; the tiny test models have their own)."""
     if not OmegaConf.has_resolver("ltx_slug"):
         OmegaConf.register_new_resolver("ltx_slug", lambda s: bounded_slug(str(s)))
     if not OmegaConf.has_resolver("ltx_gen"):

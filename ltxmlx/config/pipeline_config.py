@@ -13,6 +13,7 @@ from ltxmlx.components.guiders import GuiderParams
 from ltxmlx.components.schedulers import MAX_SHIFT_ANCHOR, ltx2_sigmas
 from ltxmlx.config.schema import ModalityGuidanceCfg, RunConfig
 from ltxmlx.pipelines.config import LoraSpec, ModelFiles, PipelineConfig
+from ltxmlx.pipelines.factory import PIPELINES
 
 
 def _guider(g: ModalityGuidanceCfg) -> GuiderParams:
@@ -36,7 +37,8 @@ def to_pipeline_config(cfg: RunConfig) -> PipelineConfig:
         checkpoint=m.checkpoint, text_encoder=m.text_encoder, spatial_upsampler=m.spatial_upsampler,
         distilled_lora=LoraSpec(m.distilled_lora, p.distilled_lora_strength) if m.distilled_lora else None,
         video_vae=m.video_vae, audio_vae=m.audio_vae, duration_head=m.duration_head)
-    guided = p.name != "distilled"
+    kind = PIPELINES[p.name]
+    guided = kind.guided
     return PipelineConfig(
         kind=p.name, files=files, height=cfg.resolution.height, width=cfg.resolution.width,
         num_frames=None if cfg.resolution.frames == "auto" else cfg.resolution.frames, fps=cfg.resolution.fps, steps=cfg.scheduler.steps,
@@ -44,7 +46,9 @@ def to_pipeline_config(cfg: RunConfig) -> PipelineConfig:
         audio_guider=_guider(cfg.guider.audio) if guided else None,
         loras=tuple(LoraSpec(lo.weights, lo.strength) for lo in cfg.lora.stack),
         dtype=m.dtype, stage1_sigmas=stage1_sigmas(cfg), generation=m.version, video_decoder=m.video_decoder,
-        stage2_sigmas=tuple(float(v) for v in p.stage2_sigmas) if p.name != "one_stage" else None,
+        reference_attention=p.reference_attention,
+        distilled_lora_stage_strengths=tuple(float(v) for v in p.distilled_lora_stage_strengths),
+        stage2_sigmas=tuple(float(v) for v in p.stage2_sigmas) if kind.two_stage else None,
         quantization=m.quantization, quant_cache_dir=quant_cache_dir(cfg),
     )
 

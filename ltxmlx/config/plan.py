@@ -18,7 +18,7 @@ from ltxmlx.config.naming import slugify
 from ltxmlx.config.schema import RunConfig
 from ltxmlx.config.validate import check_prompts, check_seeds
 from ltxmlx.errors import ConfigError
-from ltxmlx.pipelines.api import ImageCondition, RenderItem, Stage
+from ltxmlx.pipelines.api import AudioInput, ImageCondition, ReferenceVideo, RenderItem, SourceVideo, Stage
 
 PLAN_VERSION = 1
 NO_CONDITIONING = "none"  # the conditioning name of items without image conditions
@@ -124,7 +124,11 @@ class Plan:
             "items": [
                 {"id": p.item.id, "prompt": p.item.prompt, "negative_prompt": p.item.negative_prompt,
                  "seed": p.item.seed, "conditioning": p.conditioning,
-                 "images": [asdict(i) for i in p.item.images], "video": p.video_name(), "keys": p.keys}
+                 "images": [asdict(i) for i in p.item.images],
+                 "references": [asdict(r) for r in p.item.references],
+                 "audio": None if p.item.audio is None else asdict(p.item.audio),
+                 "source": None if p.item.source is None else asdict(p.item.source),
+                 "video": p.video_name(), "keys": p.keys}
                 for p in self.items
             ],
             "batches": self.batches(),
@@ -137,9 +141,18 @@ def shape_signature(item: RenderItem) -> tuple:
 
 
 def make_item(prompt: str, negative: str, seed: int, images: tuple[ImageCondition, ...],
-              num_frames: int | None = None) -> RenderItem:
+              references: tuple[ReferenceVideo, ...] = (), audio: AudioInput | None = None,
+              source: SourceVideo | None = None, num_frames: int | None = None) -> RenderItem:
     ident = {"prompt": prompt, "negative_prompt": negative, "seed": seed, "images": [asdict(i) for i in images]}
-    return RenderItem(sha256_hex(canonical_json(ident))[:12], prompt, negative, seed, images, num_frames)
+    # Absent when unused, so the ids of image-only items stay as they were.
+    if references:
+        ident["references"] = [asdict(r) for r in references]
+    if audio is not None:
+        ident["audio"] = asdict(audio)
+    if source is not None:
+        ident["source"] = asdict(source)
+    return RenderItem(sha256_hex(canonical_json(ident))[:12], prompt, negative, seed, images, references, audio,
+                      source, num_frames)
 
 
 def stage_keys(stages: Sequence[Stage], item: RenderItem) -> dict[str, str]:
@@ -160,12 +173,16 @@ def build_plan(cfg: RunConfig, stages: Sequence[Stage], batch_size: int,
     if len(set(names)) != len(names):
         raise ConfigError("pipeline", names, "stages with distinct names")
     prompts, seeds = load_prompts(cfg, search_dirs), expand_seeds(cfg)
-    cond_sets = [(c.name, tuple(ImageCondition(i.path, i.frame, i.strength) for i in c.images))
-                 for c in cfg.conditioning] or [(NO_CONDITIONING, ())]
+    cond_sets = [(c.name, tuple(ImageCondition(i.path, i.frame, i.strength) for i in c.images),
+                  tuple(ReferenceVideo(r.path, r.strength, r.mask) for r in c.references),
+                  None if c.audio is None else AudioInput(c.audio.path, c.audio.start_time, c.audio.max_duration),
+                  None if c.source is None else SourceVideo(c.source.path, c.source.start_time, c.source.end_time))
+                 for c in cfg.conditioning] or [(NO_CONDITIONING, (), (), None, None)]
     items = []
     for pi, prompt in enumerate(prompts):
         for seed in seeds:
-            for cname, images in cond_sets:
-                item = make_item(prompt, cfg.negative_prompt, seed, images, (frames or {}).get(prompt))
+            for cname, images, references, audio, source in cond_sets:
+                item = make_item(prompt, cfg.negative_prompt, seed, images, references, audio, source,
+                                 (frames or {}).get(prompt))
                 items.append(PlannedItem(item, slugify(prompt), pi, cname, stage_keys(stages, item)))
     return Plan(cfg.job_name, names, items, batch_size)

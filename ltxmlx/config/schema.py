@@ -66,6 +66,8 @@ class PipelineCfg:
     name: str = MISSING  # "one_stage", "two_stage" or "distilled"
     stage2_sigmas: List[float] = field(default_factory=list)  # two-stage only; empty for one_stage
     distilled_lora_strength: float = 1.0  # two_stage: strength of model.distilled_lora in stage 2
+    reference_attention: float = 1.0  # ic_lora: attention weight between references and the video
+    distilled_lora_stage_strengths: List[float] = field(default_factory=lambda: [0.25, 0.5])  # two_stage_hq
 
 
 @dataclass
@@ -126,11 +128,41 @@ class ImageCondCfg:
 
 
 @dataclass
+class ReferenceCfg:
+    """An IC-LoRA control video (ic_lora pipeline); mask: optional grey video weighting its attention."""
+
+    path: str = MISSING
+    strength: float = 1.0
+    mask: Optional[str] = None
+
+
+@dataclass
+class AudioCondCfg:
+    """An input audio track (a2v pipeline): any file ffmpeg reads, from start_time, at most max_duration s."""
+
+    path: str = MISSING
+    start_time: float = 0.0
+    max_duration: Optional[float] = None
+
+
+@dataclass
+class SourceCfg:
+    """A video to retake (retake pipeline): its [start_time, end_time) window is regenerated."""
+
+    path: str = MISSING
+    start_time: float = MISSING
+    end_time: float = MISSING
+
+
+@dataclass
 class ConditioningCfg:
-    """One named set of image conditions; items are prompts x seeds x conditioning sets."""
+    """One named set of conditions; items are prompts x seeds x conditioning sets."""
 
     name: str = MISSING
     images: List[ImageCondCfg] = field(default_factory=list)
+    references: List[ReferenceCfg] = field(default_factory=list)
+    audio: Optional[AudioCondCfg] = None
+    source: Optional[SourceCfg] = None
 
 
 @dataclass

@@ -24,6 +24,7 @@ from pathlib import Path
 import mlx.core as mx
 from omegaconf import DictConfig, OmegaConf
 
+from ltxmlx.config.conditioning_checks import check_conditioning_media, check_pipeline_loras
 from ltxmlx.config.naming import slugify
 from ltxmlx.config.schema import RunConfig
 from ltxmlx.errors import ConfigError
@@ -37,7 +38,6 @@ MIN_FRAMES, MAX_FRAMES = 9, 513
 MAX_PROMPTS, MAX_SEEDS = 4096, 1024
 MAX_SEED = 2**63
 CRF_RANGE = (0, 51)
-PIPELINES = {"one_stage": 32, "two_stage": 64, "distilled": 64}  # name -> pixel multiple of height/width
 SCHEDULERS = ("ltx2", "distilled")
 SAMPLERS = ("euler",)
 ORDERS = ("stage_major", "item_major")
@@ -53,9 +53,16 @@ GUIDER_RANGES = {
 }
 
 
-def size_multiple(kind: str) -> int:
-    """Pixel multiple of height/width: 32 one-stage, 64 when stage 1 runs at half size (latents of 32 px)."""
-    return PIPELINES.get(kind, 64)
+def _pipelines() -> dict:
+    # The registry imports every pipeline module, and they import this one: read it at call time.
+    from ltxmlx.pipelines.factory import PIPELINES
+
+    return PIPELINES
+
+
+def size_multiple(two_stage: bool) -> int:
+    """Pixel multiple of height/width: 64 when stage 1 runs at half size (latents of 32 px), else 32."""
+    return 64 if two_stage else 32
 
 
 def _check(ok: bool, key: str, value: object, expected: str) -> None:
@@ -111,6 +118,8 @@ def validate(cfg: RunConfig) -> None:
             _check(0 <= img.frame and (frames is None or img.frame < frames), f"{key}.frame", img.frame,
                    f"a frame index in [0, {frames})")
             _check(0.0 <= img.strength <= 1.0, f"{key}.strength", img.strength, "a value in [0, 1]")
+    check_conditioning_media(cfg)
+    check_pipeline_loras(cfg)
 
 
 def _validate_model_pipeline(cfg: RunConfig) -> None:
@@ -127,26 +136,33 @@ def _validate_model_pipeline(cfg: RunConfig) -> None:
     reason = quantization_backend_error(m.quantization)
     _check(reason is None, "model.quantization", m.quantization, f"a mode this MLX backend runs: {reason}")
     _one_of("model.dtype", m.dtype, tuple(DTYPES))
-    _one_of("pipeline.name", p.name, tuple(PIPELINES))
-    if p.name in ("two_stage", "distilled"):
+    _one_of("pipeline.name", p.name, tuple(_pipelines()))
+    kind = _pipelines()[p.name]
+    if kind.two_stage:
         _check(bool(m.spatial_upsampler), "model.spatial_upsampler", m.spatial_upsampler,
                f"a weight reference (the {p.name} pipeline upsamples between its stages)")
         _check(_is_sigma_list(p.stage2_sigmas, allow_partial=True), "pipeline.stage2_sigmas",
                p.stage2_sigmas, "a decreasing list in (0, 1] ending with 0.0")
-    if p.name == "two_stage":
-        _check(m.variant == "dev", "model.variant", m.variant, "dev for the two_stage pipeline (use pipeline=distilled)")
+    if kind.distilled_lora:
+        _check(m.variant == "dev", "model.variant", m.variant,
+               f"dev for the {p.name} pipeline (use pipeline=distilled)")
         _check(bool(m.distilled_lora), "model.distilled_lora", m.distilled_lora,
-               "a weight reference (stage 2 of two_stage fuses the distilled LoRA)")
-    if p.name == "one_stage":
+               f"a weight reference (stage 2 of {p.name} fuses the distilled LoRA)")
+    if not kind.two_stage:
         _check(not p.stage2_sigmas, "pipeline.stage2_sigmas", p.stage2_sigmas, "[] for the one_stage pipeline")
     _check(0.0 <= p.distilled_lora_strength <= 2.0, "pipeline.distilled_lora_strength",
            p.distilled_lora_strength, "a value in [0, 2]")
-    if p.name == "distilled":
-        _check(m.variant == "distilled", "model.variant", m.variant, "distilled for the distilled pipeline")
+    if not kind.guided:
+        _check(m.variant == "distilled", "model.variant", m.variant, f"distilled for the {p.name} pipeline")
+    _check(0.0 <= p.reference_attention <= 1.0, "pipeline.reference_attention", p.reference_attention,
+           "a weight in [0, 1]")
+    strengths = p.distilled_lora_stage_strengths
+    _check(len(strengths) == 2 and all(0.0 <= v <= 2.0 for v in strengths), "pipeline.distilled_lora_stage_strengths",
+           strengths, "two values in [0, 2] (stage 1, stage 2)")
 
 
 def _validate_size(cfg: RunConfig) -> None:
-    r, div = cfg.resolution, size_multiple(cfg.pipeline.name)
+    r, div = cfg.resolution, size_multiple(_pipelines()[cfg.pipeline.name].two_stage)
     for key, side in (("resolution.height", r.height), ("resolution.width", r.width)):
         _check(MIN_SIDE <= side <= MAX_SIDE, key, side, f"a size in [{MIN_SIDE}, {MAX_SIDE}]")
         _check(side % div == 0, key, side, f"a multiple of {div} for the {cfg.pipeline.name} pipeline")
@@ -246,7 +262,7 @@ def _check_file(key: str, path: str | None, required: bool, folder: bool = False
 
 def validate_config(cfg) -> None:
     """Sizes, frames, steps, scales, sigma lists, dtype and files of a PipelineConfig."""
-    m = size_multiple(cfg.kind)
+    m = size_multiple(cfg.two_stage)
     for key in ("height", "width"):
         value = getattr(cfg, key)
         if not isinstance(value, int) or value < m or value % m:
@@ -271,7 +287,7 @@ def validate_config(cfg) -> None:
         raise ConfigError("decode_tile_budget_gb", cfg.decode_tile_budget_gb, "a positive size in GB or None")
     _check_sigmas("stage1_sigmas", cfg.stage1_sigmas)
     _check_sigmas("stage2_sigmas", cfg.stage2_sigmas)
-    if cfg.kind == "one_stage" and cfg.stage2_sigmas is not None:
+    if not cfg.two_stage and cfg.stage2_sigmas is not None:
         raise ConfigError("stage2_sigmas", cfg.stage2_sigmas, "None for the one-stage pipeline")
     check_guider("video_guider", cfg.video_guider)
     check_guider("audio_guider", cfg.audio_guider)
@@ -286,7 +302,7 @@ def validate_config(cfg) -> None:
     for key in ("video_vae", "audio_vae", "duration_head"):
         _check_file(f"files.{key}", getattr(f, key), False)
     _check_file("files.spatial_upsampler", f.spatial_upsampler, cfg.two_stage)
-    if cfg.kind == "two_stage":
+    if cfg.traits.distilled_lora:
         _check_file("files.distilled_lora", f.distilled_lora.path if f.distilled_lora else None, True)
     elif f.distilled_lora is not None:
         raise ConfigError("files.distilled_lora", f.distilled_lora.path, f"None for the {cfg.kind} pipeline")

@@ -7,6 +7,9 @@ from ltxmlx.generations import ltx2, ltx23, ltx25
 from ltxmlx.generations.base import Generation, version_tuple
 
 GENERATIONS: dict[str, Generation] = {g.name: g for g in (ltx2.GENERATION, ltx23.GENERATION, ltx25.GENERATION)}
+# The tiny random-weight test models (2 transformer blocks) of every generation: a short schedule and
+# an STG block that exists in them, so their guided runs stay seconds long.
+TINY_MODEL_DEFAULTS = {"default_steps": 4, "stg_blocks": [1]}
 
 
 def get(name: str) -> Generation:
@@ -26,4 +29,4 @@ def for_model_version(model_version: str) -> Generation:
     return max(found, key=lambda g: g.since)
 
 
-__all__ = ["GENERATIONS", "Generation", "for_model_version", "get", "version_tuple"]
+__all__ = ["GENERATIONS", "TINY_MODEL_DEFAULTS", "Generation", "for_model_version", "get", "version_tuple"]

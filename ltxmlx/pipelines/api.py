@@ -26,8 +26,41 @@ class ImageCondition:
 
 
 @dataclass(frozen=True)
+class ReferenceVideo:
+    """An IC-LoRA control video (depth, pose, edges, ...) kept clean with `strength` in [0, 1].
+
+    mask: optional grey video of the same frames whose brightness (0..1) weighs, per pixel region,
+    how strongly the reference and the generated video attend to each other.
+    """
+
+    path: str
+    strength: float = 1.0
+    mask: str | None = None
+
+
+@dataclass(frozen=True)
+class AudioInput:
+    """An audio track (wav / mp3 / m4a / a video's audio) read from `start_time` for at most
+    `max_duration` seconds (None: to the end)."""
+
+    path: str
+    start_time: float = 0.0
+    max_duration: float | None = None
+
+
+@dataclass(frozen=True)
+class SourceVideo:
+    """An existing video (with or without audio) whose [start_time, end_time) window is regenerated."""
+
+    path: str
+    start_time: float
+    end_time: float
+
+
+@dataclass(frozen=True)
 class RenderItem:
-    """One video to render: a prompt, a seed and optional image conditions.
+    """One video to render: a prompt, a seed and optional image conditions / reference videos /
+    an input audio track / a source video to retake.
 
     num_frames: this item's clip length when it differs from the pipeline's (LTX-2.5's duration head
     picks one per prompt); None: the pipeline config's `num_frames`.
@@ -38,6 +71,9 @@ class RenderItem:
     negative_prompt: str
     seed: int
     images: tuple[ImageCondition, ...] = ()
+    references: tuple[ReferenceVideo, ...] = ()
+    audio: AudioInput | None = None
+    source: SourceVideo | None = None
     num_frames: int | None = None
 
     def frames(self, default: int | None) -> int:
@@ -48,9 +84,10 @@ class RenderItem:
         return frames
 
     def shape_signature(self) -> tuple:
-        """Items may share a stage call only if their latents have equal shapes: the clip length, and
-        the frame indices of images at frames other than 0 (they append tokens)."""
-        return (self.num_frames, tuple(sorted(img.frame for img in self.images if img.frame != 0)))
+        """Items may share a stage call only if their latents have equal shapes: the clip length, the
+        frame indices of every image (images add tokens at frames other than 0 always, at frame 0 when
+        appended as a keyframe) and the number of reference videos."""
+        return self.num_frames, tuple(sorted(img.frame for img in self.images)), len(self.references)
 
 
 @dataclass(frozen=True)

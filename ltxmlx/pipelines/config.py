@@ -10,9 +10,6 @@ from dataclasses import dataclass
 
 from ltxmlx.components.guiders import GuiderParams
 
-KINDS = ("two_stage", "one_stage", "distilled")
-
-
 @dataclass(frozen=True)
 class LoraSpec:
     path: str
@@ -70,20 +67,29 @@ class PipelineConfig:
     text_encoder_kind: str | None = None  # a key of ltxmlx.text_encoders.TEXT_ENCODERS; None: the generation's
     quantization: str = "none"  # ltxmlx.loader.quantize.MODES: transformer and Gemma weights
     quant_cache_dir: str | None = None  # quantized-weights cache; None: quantize at every build
+    reference_attention: float = 1.0  # ic_lora: attention weight between reference and generated tokens
+    # two_stage_hq: the distilled LoRA's strength in stage 1 and stage 2 (the official 0.25 / 0.5)
+    distilled_lora_stage_strengths: tuple[float, float] = (0.25, 0.5)
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"pipeline kind {self.kind!r} is not one of {', '.join(KINDS)}")
+        self.traits  # raises ConfigError naming the valid kinds
+
+    @property
+    def traits(self):
+        """The kind's entry of the pipeline table (`factory.PIPELINES`)."""
+        from ltxmlx.pipelines.factory import pipeline_kind
+
+        return pipeline_kind(self.kind)
 
     @property
     def two_stage(self) -> bool:
         """Stage 1 at half size, x2 latent upsample, stage 2 at full size."""
-        return self.kind != "one_stage"
+        return self.traits.two_stage
 
     @property
     def guided(self) -> bool:
         """Dev pipelines guide stage 1 (CFG/STG/modality); the distilled one never guides."""
-        return self.kind != "distilled"
+        return self.traits.guided
 
     def validate(self) -> None:
         """Raise ConfigError for values no pipeline accepts (sizes, scales, files); reads no weights.

@@ -87,7 +87,8 @@ class DecodeStage:
         gb = self.cfg.decode_tile_budget_gb
         return None if gb is None else int(gb * 1024**3)
 
-    def run(self, items: list[RenderItem], inputs: StageOutputs) -> Generator[StepEvent, None, StageOutputs]:
+    def _decode_video(self, items: list[RenderItem], inputs: StageOutputs) -> Generator[StepEvent, None, StageOutputs]:
+        """[{"video": uint8 (F, H, W, 3)}] per item; yields the chunk / tile events."""
         if self._video is None:
             raise RuntimeError(f"stage {self.name!r} must be entered (with-block) before run")
         outputs = []
@@ -105,7 +106,14 @@ class DecodeStage:
                 # keep only the uint8 frames; the float chunk is freed once the caller evaluated both
                 chunks.append(to_uint8(step.frames[0]))
                 yield StepEvent(self.name, i, total, {"frames": step.frames[0], "uint8": chunks[-1], "carry": step.state})
-            out = {"video": mx.concatenate(chunks, axis=0) if len(chunks) > 1 else chunks[0]}
+            outputs.append({"video": mx.concatenate(chunks, axis=0) if len(chunks) > 1 else chunks[0]})
+        return outputs
+
+    def run(self, items: list[RenderItem], inputs: StageOutputs) -> Generator[StepEvent, None, StageOutputs]:
+        videos = yield from self._decode_video(items, inputs)
+        outputs = []
+        total = len(items)
+        for i, (x, out) in enumerate(zip(inputs, videos)):
             if self.cfg.audio:
                 mel = self._audio(x["audio_latent"].astype(self._audio.conv_in.conv.weight.dtype))
                 waveform = self._vocoder(mel).astype(mx.float32)

@@ -78,11 +78,14 @@ class _Rows:
     positions: mx.array
     context: mx.array
     keyframes_mask: mx.array | None = None
+    attention_mask: mx.array | None = None
 
     def modality(self, rows: slice, sigma: mx.array, dtype: mx.Dtype) -> Modality:
         marks = None if self.keyframes_mask is None else self.keyframes_mask[rows]
+        mask = None if self.attention_mask is None else self.attention_mask[rows]
         return Modality(self.latent[rows].astype(dtype), sigma[rows], self.timesteps[rows],
-                        self.positions[rows], self.context[rows].astype(dtype), keyframes_mask=marks)
+                        self.positions[rows], self.context[rows].astype(dtype), keyframes_mask=marks,
+                        attention_mask=mask)
 
 
 def _rows(state: LatentState, sigma: float, context: mx.array, negative: mx.array | None,
@@ -99,6 +102,7 @@ def _rows(state: LatentState, sigma: float, context: mx.array, negative: mx.arra
         positions=tile_passes(state.positions, n),
         context=pass_contexts(context, negative, plan.passes, needs_negative),
         keyframes_mask=None if marks is None else tile_passes(marks, n),
+        attention_mask=None if state.attention_mask is None else tile_passes(state.attention_mask, n),
     )
 
 
@@ -108,30 +112,35 @@ def model_dtype(model: nn.Module) -> mx.Dtype:
 
 def guided_step_outputs(model: nn.Module, states: dict[str, LatentState | None], sigma: float,
                         contexts: Contexts, guidance: Guidance, plan: StepPlan,
-                        max_batch_size: int, uniform: bool = False) -> dict[str, tuple[mx.array | None, mx.array | None]]:
+                        max_batch_size: int, uniform: bool = False,
+                        frozen: Sequence[str] = ()) -> dict[str, tuple[mx.array | None, mx.array | None]]:
     """Raw x0 of every pass: {pass name: (video (B, T, C) | None, audio | None)}.
 
     uniform: no token is conditioned (every denoise mask is 1), so timesteps are passed per item.
+    frozen: modalities given as clean conditioning; their stream's sigma is 0 (their masks are 0).
     """
     video, audio = states["video"], states["audio"]
     batch = (video or audio).latent.shape[0]
     needs = {m: (p is not None and p.needs_uncond) for m, p in zip(MODALITIES, (guidance.video, guidance.audio))}
     # Only a model with the keyframe embedding (LTX-2.5) reads the marker; others skip its tiling.
     keyframes = bool(getattr(model, "keyframes_abs_pos_embedding", None) is not None)
-    vrows = None if video is None else _rows(video, sigma, contexts.video, contexts.negative_video, plan,
-                                             needs["video"], uniform, keyframes)
-    arows = None if audio is None else _rows(audio, sigma, contexts.audio, contexts.negative_audio, plan,
-                                             needs["audio"], uniform)
+    # A modality without a guider has no negative prompt: its uncond rows read the positive context.
+    neg_v = contexts.negative_video if guidance.video is not None else None
+    neg_a = contexts.negative_audio if guidance.audio is not None else None
+    vrows = None if video is None else _rows(video, sigma, contexts.video, neg_v, plan, needs["video"], uniform,
+                                             keyframes)
+    arows = None if audio is None else _rows(audio, sigma, contexts.audio, neg_a, plan, needs["audio"], uniform)
     n_rows = len(plan.passes) * batch
     sigmas = mx.full((n_rows,), sigma, dtype=mx.float32)
+    still = mx.zeros((n_rows,), dtype=mx.float32)
     per_row = [_perturbations(p) for p in row_passes(plan.passes, batch)]
     dtype = model_dtype(model)
 
     def forward(rows: slice):
         chunk = per_row[rows]
         ptb = BatchPerturbations.of(chunk) if any(chunk) else None
-        v = None if vrows is None else vrows.modality(rows, sigmas, dtype)
-        a = None if arows is None else arows.modality(rows, sigmas, dtype)
+        v = None if vrows is None else vrows.modality(rows, still if "video" in frozen else sigmas, dtype)
+        a = None if arows is None else arows.modality(rows, still if "audio" in frozen else sigmas, dtype)
         v_vel, a_vel = model(v, a, ptb)
         v_x0 = None if v is None else to_denoised(vrows.latent[rows], v_vel, vrows.timesteps[rows])
         a_x0 = None if a is None else to_denoised(arows.latent[rows], a_vel, arows.timesteps[rows])
@@ -153,6 +162,7 @@ def denoise(
     uniform_timesteps: bool = False,
     stepper=None,
     step_noise: Callable[[int, str, tuple[int, ...]], mx.array] | None = None,
+    frozen: Sequence[str] = (),
 ) -> Generator[StepEvent, None, tuple[LatentState | None, LatentState | None]]:
     """Euler-denoise the noised states over `sigmas` (float32 values, last 0); returns the final states.
 
@@ -164,6 +174,7 @@ def denoise(
     stepper: an object of `components.diffusion_steps.STEPPERS` (default Euler). A stochastic one gets
     `step_noise(step, modality, shape)` at every non-terminal step, video before audio (the official
     draw order), and the conditioning mask is re-applied after its renoising.
+    frozen: modalities given as conditioning (mask 0 everywhere): their stream gets sigma 0.
     """
     if video is None and audio is None:
         raise ShapeError("denoise: expected a video and/or an audio state, got neither")
@@ -186,7 +197,7 @@ def denoise(
         plan = plan_step(guidance.video if video is not None else None,
                          guidance.audio if audio is not None else None, i)
         outputs = {} if not plan.passes else guided_step_outputs(
-            model, states, float(sigmas[i]), contexts, guidance, plan, max_batch_size, uniform_timesteps)
+            model, states, float(sigmas[i]), contexts, guidance, plan, max_batch_size, uniform_timesteps, frozen)
         x0 = guided_x0(plan, guidance.video, guidance.audio, outputs, last)
         last = x0
         event: dict[str, dict[str, mx.array]] = {}

@@ -9,8 +9,8 @@ positive contexts when a later stage needs them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import mlx.core as mx
@@ -31,15 +31,17 @@ from ltxmlx.pipelines.models import (
     quantized_transformer_file,
 )
 from ltxmlx.components.diffusion_steps import STEPPERS
+from ltxmlx.config.validate import validate_items
 from ltxmlx.pipelines.states import (
     ImageSource,
+    ItemConditioner,
     NoiseSource,
     StepNoiseSource,
+    VideoConditioner,
     batch_states,
     batch_step_noise,
     split_latent,
 )
-from ltxmlx.config.validate import validate_items
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +69,10 @@ class DiffusionStage:
     refine: start from the inputs' latents re-noised to `noise_scale` (stage 2); else from pure noise.
     keep_input_audio: output the input audio latent instead of the refined one (the dev two-stage
     pipeline decodes stage-1 audio). pass_contexts: copy the positive contexts to the outputs.
-    image_crf: the H.264 re-encode of conditioning images (part of the stage key). sampler: a key of
+    sampler: a key of
     `STEPPERS`; a stochastic one draws its step noise from `step_noise` (default: the item's keys).
+    condition_video: how encoded images enter an item's video state (None: the image-to-video rule).
+    freeze_audio / audio_noise_scale: audio given as conditioning (audio-to-video) stays clean.
     """
 
     name: str
@@ -87,9 +91,13 @@ class DiffusionStage:
     keep_input_audio: bool = False
     pass_contexts: bool = False
     record_passes: bool = False
-    image_crf: int = 0
     sampler: str = "euler"
     step_noise: StepNoiseSource | None = None
+    condition_video: VideoConditioner | None = None
+    audio_noise_scale: float | None = None  # None: noise_scale
+    freeze_audio: bool = False  # audio kept as given: denoise mask 0 and sigma 0 for the audio stream
+    condition_item: ItemConditioner | None = None  # per item and modality, before noising
+    loop: Callable[..., Generator] = denoise  # the sampler: denoise (Euler) or a drop-in like res_2s
     _model: object = field(default=None, init=False, repr=False)
     _encoder: object = field(default=None, init=False, repr=False)
 
@@ -103,7 +111,7 @@ class DiffusionStage:
             "stage": self.name, "kind": self.cfg.kind, "checkpoint": file_identity(self.cfg.files.checkpoint),
             **({"video_vae": file_identity(self.cfg.files.video_vae)} if self.cfg.files.video_vae and item.images else {}),
             "loras": lora_identity(self.loras), "dtype": self.cfg.dtype, "seed": item.seed,
-            "images": [[i.path, i.frame, i.strength] for i in item.images], "image_crf": self.image_crf,
+            "images": [[i.path, i.frame, i.strength] for i in item.images], "image_crf": self.cfg.image_crf,
             "size": [self.height, self.width, item.frames(self.cfg.num_frames), self.cfg.fps], "sigmas": list(self.sigmas),
             "noise_scale": self.noise_scale, "audio": self.cfg.audio, "keep_input_audio": self.keep_input_audio,
             "guidance": [None if p is None else repr(p) for p in (g.video, g.audio)],
@@ -127,15 +135,29 @@ class DiffusionStage:
 
     def _encode_images(self, item: RenderItem) -> list[tuple[ImageCondition, mx.array]]:
         """Each image of the item, preprocessed at this stage's size and VAE-encoded (1, C, 1, h, w)."""
-        if not item.images:
-            return []
-        if self._encoder is None:
-            self._encoder = build("video_encoder", self.cfg.files.video_vae_file, dtype=self.dtype)
         out = []
         for image in item.images:
             pixels = mx.array(self.images(item, image, self.height, self.width)).astype(self.dtype)
-            out.append((image, self._encoder(pixels)))
+            out.append((image, self.video_encoder()(pixels)))
         return out
+
+    def video_initial(self, items: list[RenderItem], inputs: StageOutputs) -> list[mx.array] | None:
+        """Each item's starting video latent (1, C, F, H, W): the input's when refining, else None (zeros)."""
+        if not self.refine:
+            return None
+        return [x["video_latent"].astype(mx.float32) for x in inputs]
+
+    def audio_initial(self, items: list[RenderItem], inputs: StageOutputs, tools) -> list[mx.array] | None:
+        """Each item's starting audio latent (1, C, T, M): the input's when refining, else None (zeros)."""
+        if not self.refine:
+            return None
+        return [x["audio_latent"].astype(mx.float32) for x in inputs]
+
+    def video_encoder(self):
+        """The video VAE encoder, built on first use and freed on exit."""
+        if self._encoder is None:
+            self._encoder = build("video_encoder", self.cfg.files.video_vae_file, dtype=self.dtype)
+        return self._encoder
 
     def run(self, items: list[RenderItem], inputs: StageOutputs) -> Generator[StepEvent, None, StageOutputs]:
         if self._model is None:
@@ -150,24 +172,26 @@ class DiffusionStage:
         num_frames = frames.pop()
         video_tools = g.video_tools(num_frames, self.height, self.width, self.cfg.fps)
         audio_tools = g.audio_tools(num_frames, self.cfg.fps) if audio else None
-        v_init = a_init = None
-        if self.refine:
-            v_init = [x["video_latent"].astype(mx.float32) for x in inputs]
-            a_init = [x["audio_latent"].astype(mx.float32) for x in inputs] if audio else None
+        v_init = self.video_initial(items, inputs)
+        a_init = self.audio_initial(items, inputs, audio_tools) if audio else None
         video, audio_state = batch_states(items, self.stage_index, video_tools, audio_tools, self.noise,
-                                          self.noise_scale, self._encode_images, v_init, a_init)
+                                          self.noise_scale, self._encode_images, v_init, a_init,
+                                          self.condition_video, self.audio_noise_scale, self.condition_item)
+        if self.freeze_audio and audio_state is not None:
+            audio_state = replace(audio_state, denoise_mask=mx.zeros_like(audio_state.denoise_mask))
         contexts = batch_contexts(inputs, audio)
-        # Without image conditioning every token of an item has the item's noise level: the transformer
-        # then computes its modulation once per item instead of once per token (same result, less memory).
-        uniform = not any(item.images for item in items)
+        # Without conditioning every token of an item has the item's noise level: the transformer then
+        # computes its modulation once per item instead of once per token (same result, less memory).
+        conditioned = self.freeze_audio or self.condition_item is not None
+        uniform = not conditioned and not any(item.images or item.references for item in items)
+        sampling = {}
         stepper = STEPPERS[self.sampler]()
-        step_noise = None
-        if stepper.stochastic:
-            step_noise = batch_step_noise(self.step_noise, items, self.stage_index)
-        video, audio_state = yield from denoise(
+        if stepper.stochastic:  # the LTX-2.5 distilled stage 1 (the default loop takes a stepper)
+            sampling = {"stepper": stepper, "step_noise": batch_step_noise(self.step_noise, items, self.stage_index)}
+        video, audio_state = yield from self.loop(
             self._model, video, audio_state, self.sigmas, contexts, self.guidance, self.name,
-            self.cfg.max_batch_size, self.record_passes, uniform_timesteps=uniform, stepper=stepper,
-            step_noise=step_noise)
+            self.cfg.max_batch_size, self.record_passes, uniform_timesteps=uniform,
+            frozen=("audio",) if self.freeze_audio else (), **sampling)
         v_lat = video_tools.unpatchify(video_tools.clear_conditioning(video).latent)
         outputs = [{"video_latent": v} for v in split_latent(v_lat)]
         if audio:

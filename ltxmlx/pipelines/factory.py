@@ -1,4 +1,4 @@
-"""`make_pipeline`: a PipelineConfig -> the list of stages of the one-stage, two-stage or distilled flow.
+"""`make_pipeline`: a PipelineConfig -> the list of stages of its kind, from the `PIPELINES` table.
 
 Everything is checked here before any model loads: the config, the STG blocks against the
 checkpoint's depth, and every LoRA against the transformer's weight shapes.
@@ -6,7 +6,7 @@ checkpoint's depth, and every LoRA against the transformer's weight shapes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 
 from ltxmlx.components.guiders import GuiderParams
 from ltxmlx.components.schedulers import (
@@ -20,6 +20,12 @@ from ltxmlx.pipelines.config import PipelineConfig
 from ltxmlx.pipelines.decode_stage import DecodeStage
 from ltxmlx.pipelines.denoise import Guidance
 from ltxmlx.pipelines.diffusion_stage import DiffusionStage, stage_sigmas
+from ltxmlx.pipelines.a2v import build_a2v
+from ltxmlx.pipelines.ic_lora import build_ic_lora
+from ltxmlx.pipelines.keyframe_interpolation import build_keyframe_interpolation
+from ltxmlx.pipelines.retake import build_retake
+from ltxmlx.pipelines.two_stage_hq import build_two_stage_hq
+from ltxmlx.pipelines.kinds import BuildContext, PipelineKind, Resolved
 from ltxmlx.pipelines.models import CheckpointInfo, check_loras
 from ltxmlx.pipelines.states import (
     ImageSource,
@@ -33,19 +39,6 @@ from ltxmlx.pipelines.text_stage import TextStage
 from ltxmlx.pipelines.upsample_stage import UpsampleStage
 from ltxmlx.text_encoders import text_encoder_kind
 from ltxmlx.config.validate import validate_against_checkpoint
-
-
-@dataclass(frozen=True)
-class Resolved:
-    """The settings a config leaves to the checkpoint's generation, resolved."""
-
-    guidance: Guidance
-    stage1_sigmas: tuple[float, ...]
-    stage2_sigmas: tuple[float, ...] | None
-    image_crf: int
-    stage1_sampler: str  # "euler" or "euler_ancestral"
-    ancestral_seed_offset: int = 0
-    text_encoder: str = "gemma3"  # a key of ltxmlx.text_encoders.TEXT_ENCODERS
 
 
 def check_generation(cfg: PipelineConfig, info: CheckpointInfo) -> None:
@@ -70,13 +63,13 @@ def resolve(cfg: PipelineConfig, info: CheckpointInfo) -> Resolved:
         if cfg.video_guider is None or cfg.audio_guider is None:
             dv, da = info.require_generation("guidance").guider_params()
         video: GuiderParams | None = cfg.video_guider or dv
-        audio: GuiderParams | None = (cfg.audio_guider or da) if cfg.audio else None
+        audio: GuiderParams | None = (cfg.audio_guider or da) if cfg.audio and cfg.traits.audio_guided else None
         guidance = Guidance(video, audio)
     else:
         guidance = Guidance()
     if cfg.stage1_sigmas is not None:
         s1 = stage_sigmas(cfg.stage1_sigmas)
-    elif cfg.kind == "distilled":
+    elif not cfg.guided:  # the distilled model's pipelines
         s1 = stage_sigmas(DISTILLED_SIGMA_VALUES)
     else:
         steps = cfg.steps or info.require_generation("step count").default_steps
@@ -94,14 +87,67 @@ def resolve(cfg: PipelineConfig, info: CheckpointInfo) -> Resolved:
     return Resolved(guidance, s1, s2, crf, sampler, offset, text)
 
 
+def build_one_stage(ctx: BuildContext) -> list[Stage]:
+    cfg, r = ctx.cfg, ctx.resolved
+    stage1 = DiffusionStage(name="stage1", stage_index=0, height=cfg.height, width=cfg.width,
+                            sigmas=r.stage1_sigmas, guidance=r.guidance, loras=cfg.loras, **ctx.first_stage,
+                            **ctx.common)
+    return [TextStage(cfg, ctx.needs_negative), stage1, DecodeStage(cfg, ctx.info)]
+
+
+def build_two_stage(ctx: BuildContext) -> list[Stage]:
+    """Dev two-stage and distilled: stage 1 at half size, x2 upsample, an unguided stage 2."""
+    cfg, r = ctx.cfg, ctx.resolved
+    stage1 = DiffusionStage(name="stage1", stage_index=0, height=cfg.height // 2, width=cfg.width // 2,
+                            sigmas=r.stage1_sigmas, guidance=r.guidance, loras=cfg.loras, pass_contexts=True,
+                            **ctx.first_stage, **ctx.common)
+    # Stage 2 never guides; the dev flow refines with the distilled LoRA and keeps stage-1 audio.
+    stage2 = DiffusionStage(name="stage2", stage_index=1, height=cfg.height, width=cfg.width,
+                            sigmas=r.stage2_sigmas, guidance=Guidance(), loras=cfg.loras + ctx.distilled_lora,
+                            noise_scale=r.stage2_sigmas[0], refine=True, keep_input_audio=cfg.kind == "two_stage",
+                            **ctx.common)
+    return [TextStage(cfg, ctx.needs_negative), stage1, UpsampleStage(cfg), stage2, DecodeStage(cfg, ctx.info)]
+
+
+PIPELINES: dict[str, PipelineKind] = {
+    "one_stage": PipelineKind(build_one_stage, two_stage=False, guided=True, distilled_lora=False,
+                              description="one guided stage at full size"),
+    "two_stage": PipelineKind(build_two_stage, two_stage=True, guided=True, distilled_lora=True,
+                              description="dev: guided half-size stage 1, x2 upsample, distilled-LoRA stage 2"),
+    "distilled": PipelineKind(build_two_stage, two_stage=True, guided=False, distilled_lora=False,
+                              description="distilled model: two unguided stages"),
+    "keyframe_interpolation": PipelineKind(
+        build_keyframe_interpolation, two_stage=True, guided=True, distilled_lora=True,
+        description="images at frame indices appended as guiding latents in both stages"),
+    "ic_lora": PipelineKind(build_ic_lora, two_stage=True, guided=False, distilled_lora=False,
+                            description="distilled: reference videos + IC-LoRA in stage 1, plain stage 2"),
+    "a2v": PipelineKind(build_a2v, two_stage=True, guided=True, distilled_lora=True,
+                        description="video to an input audio track (frozen in both stages, video-only guidance)",
+                        audio_guided=False),
+    "retake": PipelineKind(build_retake, two_stage=False, guided=False, distilled_lora=False,
+                           description="distilled: regenerate a time window of a source video and its audio"),
+    "two_stage_hq": PipelineKind(build_two_stage_hq, two_stage=True, guided=True, distilled_lora=True,
+                                 description="dev two-stage with the res_2s sampler and the distilled LoRA in both"),
+}
+
+
+def pipeline_kind(name: str) -> PipelineKind:
+    """The table entry of `name`; a ConfigError listing the valid names otherwise."""
+    if name not in PIPELINES:
+        raise ConfigError("pipeline", name, f"one of {', '.join(PIPELINES)}")
+    return PIPELINES[name]
+
+
 def make_pipeline(cfg: PipelineConfig, noise: NoiseSource | None = None, images: ImageSource | None = None,
-                  record_passes: bool = False, step_noise: StepNoiseSource | None = None) -> list[Stage]:
+                  record_passes: bool = False, step_noise: StepNoiseSource | None = None, references=None,
+                  audio=None, source=None, sde_noise=None) -> list[Stage]:
     """The stages of `cfg.kind`; raises ConfigError / LoraError / CheckpointError before any model loads.
 
-    noise / images: where item noise and preprocessed conditioning images come from (default: each
-    item's keyed PRNG; image files). record_passes: put every guidance pass's x0 in the step events.
-    step_noise: the draws of a stochastic stage-1 sampler (default: the item's keys at seed + the
-    generation's offset).
+    noise / images / references / audio / source: where item noise, preprocessed conditioning images,
+    reference videos, input audio and retake sources come from (default: each item's keyed PRNG;
+    the items' files). step_noise: the draws of a stochastic stage-1 sampler (default: the item's keys
+    at seed + the generation's offset). sde_noise: the res_2s SDE noise (default: fixed keys, as the
+    official seeding). record_passes: put every guidance pass's x0 in the step events.
     """
     cfg.validate()
     info = CheckpointInfo.read(cfg.files)
@@ -110,26 +156,13 @@ def make_pipeline(cfg: PipelineConfig, noise: NoiseSource | None = None, images:
     if cfg.files.text_encoder:  # the renderer always has one; the pipeline parity runs start from contexts
         text_encoder_kind(r.text_encoder).check(cfg.files.text_encoder, cfg.files.checkpoint)
     validate_against_checkpoint(cfg, info.config["transformer"], (r.guidance.video, r.guidance.audio))
-    distilled_lora = (cfg.files.distilled_lora,) if cfg.files.distilled_lora else ()
     check_loras(info.config, cfg.loras)
-    if distilled_lora:
-        check_loras(info.config, distilled_lora)
-    noise = noise or keyed_noise
-    images = images or file_images(r.image_crf)
+    if cfg.files.distilled_lora:
+        check_loras(info.config, (cfg.files.distilled_lora,))
     needs_negative = any(p is not None and p.needs_uncond for p in (r.guidance.video, r.guidance.audio))
-    common = {"cfg": cfg, "info": info, "noise": noise, "images": images, "record_passes": record_passes,
-              "image_crf": r.image_crf}
-    first = {"sampler": r.stage1_sampler, "step_noise": step_noise or keyed_step_noise(r.ancestral_seed_offset)}
-    if not cfg.two_stage:
-        stage1 = DiffusionStage(name="stage1", stage_index=0, height=cfg.height, width=cfg.width,
-                                sigmas=r.stage1_sigmas, guidance=r.guidance, loras=cfg.loras, **first, **common)
-        return [TextStage(cfg, needs_negative, r.text_encoder), stage1, DecodeStage(cfg, info)]
-    stage1 = DiffusionStage(name="stage1", stage_index=0, height=cfg.height // 2, width=cfg.width // 2,
-                            sigmas=r.stage1_sigmas, guidance=r.guidance, loras=cfg.loras, pass_contexts=True,
-                            **first, **common)
-    # Stage 2 never guides; the dev flow refines with the distilled LoRA and keeps stage-1 audio.
-    stage2 = DiffusionStage(name="stage2", stage_index=1, height=cfg.height, width=cfg.width,
-                            sigmas=r.stage2_sigmas, guidance=Guidance(), loras=cfg.loras + distilled_lora,
-                            noise_scale=r.stage2_sigmas[0], refine=True, keep_input_audio=cfg.kind == "two_stage",
-                            **common)
-    return [TextStage(cfg, needs_negative, r.text_encoder), stage1, UpsampleStage(cfg), stage2, DecodeStage(cfg, info)]
+    # The generation's choices become the config the stages read (image CRF, text-encoder kind).
+    cfg = replace(cfg, image_crf=r.image_crf, text_encoder_kind=r.text_encoder)
+    ctx = BuildContext(cfg, info, r, noise or keyed_noise, images or file_images(r.image_crf), record_passes,
+                       needs_negative, references, audio, source, sde_noise,
+                       step_noise or keyed_step_noise(r.ancestral_seed_offset))
+    return pipeline_kind(cfg.kind).build(ctx)

@@ -122,12 +122,25 @@ def stack_states(states: Sequence[LatentState]) -> LatentState:
     cat = lambda name: mx.concatenate([getattr(s, name) for s in states], axis=0)
     marks = [keyframes_mask_for(s) for s in states]
     marks = mx.concatenate(marks, axis=0) if all(m is not None for m in marks) else None
-    return LatentState(cat("latent"), cat("denoise_mask"), cat("positions"), cat("clean_latent"),
+    masks = None
+    if any(s.attention_mask is not None for s in states):
+        # An item without a mask attends fully: its rows are ones.
+        t = counts.pop()
+        masks = mx.concatenate([s.attention_mask if s.attention_mask is not None else mx.ones((1, t, t))
+                                for s in states], axis=0)
+    return LatentState(cat("latent"), cat("denoise_mask"), cat("positions"), cat("clean_latent"), masks,
                        keyframes_mask=marks)
 
 
 def split_latent(latent: mx.array) -> list[mx.array]:
     return [latent[i:i + 1] for i in range(latent.shape[0])]
+
+
+VideoConditioner = Callable[[VideoLatentTools, "mx.array | None", Sequence[tuple[ImageCondition, mx.array]]],
+                            LatentState]
+
+
+ItemConditioner = Callable[[RenderItem, str, "VideoLatentTools | AudioLatentTools", LatentState], LatentState]
 
 
 def video_conditioned_state(tools: VideoLatentTools, initial: mx.array | None,
@@ -163,14 +176,25 @@ def batch_states(
     encode_images: Callable[[RenderItem], list[tuple[ImageCondition, mx.array]]],
     video_initial: Sequence[mx.array] | None = None,
     audio_initial: Sequence[mx.array] | None = None,
+    condition_video: VideoConditioner | None = None,
+    audio_noise_scale: float | None = None,
+    condition_item: ItemConditioner | None = None,
 ) -> tuple[LatentState, LatentState | None]:
-    """Noised (video, audio | None) states of the batch; noise drawn video first, then audio."""
+    """Noised (video, audio | None) states of the batch; noise drawn video first, then audio.
+
+    condition_video: how an item's encoded images enter its video state (default: the image-to-video
+    rule of `video_conditioned_state`). audio_noise_scale: the audio's, if not `noise_scale`.
+    condition_item: a last per-item change of each modality's state before it is noised."""
+    condition_video = condition_video or video_conditioned_state
+    last = condition_item or (lambda item, modality, tools, state: state)
     videos, audios = [], []
     for i, item in enumerate(items):
-        v = video_conditioned_state(video_tools, None if video_initial is None else video_initial[i],
+        v = condition_video(video_tools, None if video_initial is None else video_initial[i],
                                     encode_images(item))
-        videos.append(noised(v, item, stage_index, "video", noise, noise_scale))
+        videos.append(noised(last(item, "video", video_tools, v), item, stage_index, "video", noise, noise_scale))
         if audio_tools is not None:
             a = audio_tools.create_initial_state(mx.float32, None if audio_initial is None else audio_initial[i])
-            audios.append(noised(a, item, stage_index, "audio", noise, noise_scale))
+            a = last(item, "audio", audio_tools, a)
+            scale = noise_scale if audio_noise_scale is None else audio_noise_scale
+            audios.append(noised(a, item, stage_index, "audio", noise, scale))
     return stack_states(videos), (stack_states(audios) if audio_tools is not None else None)

@@ -27,9 +27,12 @@ class TextStage:
 
     cfg: PipelineConfig
     negatives: bool
-    kind: str = "gemma3"  # a key of ltxmlx.text_encoders.TEXT_ENCODERS
+    kind: str | None = None  # a key of ltxmlx.text_encoders.TEXT_ENCODERS; None: cfg.text_encoder_kind
     name: str = "text"
     _encoder: object = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.kind = self.kind or self.cfg.text_encoder_kind or "gemma3"
 
     @property
     def max_length(self) -> int:

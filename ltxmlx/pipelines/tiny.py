@@ -132,7 +132,7 @@ def single_file_tensors(gemma_folder: Path) -> dict[str, np.ndarray]:
     return tensors
 
 
-def lora_tensors(config: dict = CONFIG) -> dict[str, np.ndarray]:
+def lora_tensors(seed: str = "", config: dict = CONFIG) -> dict[str, np.ndarray]:
     """A rank-2 LoRA on every attention projection and feed-forward Linear of the transformer blocks."""
     out = {}
     for key, shape in module_shapes("transformer", config).items():
@@ -140,8 +140,8 @@ def lora_tensors(config: dict = CONFIG) -> dict[str, np.ndarray]:
             continue
         o, i = shape
         module = "diffusion_model." + key[: -len(".weight")]
-        out[module + ".lora_A.weight"] = (_rng(module + "A").standard_normal((LORA_RANK, i)) / np.sqrt(i)).astype(np.float32)
-        out[module + ".lora_B.weight"] = (0.1 * _rng(module + "B").standard_normal((o, LORA_RANK))).astype(np.float32)
+        out[module + ".lora_A.weight"] = (_rng(seed + module + "A").standard_normal((LORA_RANK, i)) / np.sqrt(i)).astype(np.float32)
+        out[module + ".lora_B.weight"] = (0.1 * _rng(seed + module + "B").standard_normal((o, LORA_RANK))).astype(np.float32)
     return out
 
 
@@ -175,7 +175,7 @@ def _write(path: Path, tensors: dict[str, np.ndarray], metadata: dict[str, str])
 
 def ensure_tiny_checkpoints(cache_dir: str | Path) -> dict[str, Path]:
     """Paths of the tiny model's files under `cache_dir` (written on first use):
-    checkpoint, spatial_upsampler, distilled_lora (files) and text_encoder (a Gemma folder)."""
+    checkpoint, spatial_upsampler, distilled_lora, ic_lora (files) and text_encoder (a Gemma folder)."""
     root = Path(cache_dir).expanduser() / f"ltx2-tiny-v{VERSION}"
     root.mkdir(parents=True, exist_ok=True)
     gemma = tiny_gemma_folder(root)
@@ -183,6 +183,7 @@ def ensure_tiny_checkpoints(cache_dir: str | Path) -> dict[str, Path]:
         "checkpoint": root / "ltx-2-tiny.safetensors",
         "spatial_upsampler": root / "ltx-2-tiny-spatial-upscaler-x2.safetensors",
         "distilled_lora": root / "ltx-2-tiny-distilled-lora.safetensors",
+        "ic_lora": root / "ltx-2-tiny-ic-lora.safetensors",
         "text_encoder": gemma,
     }
     if not paths["checkpoint"].is_file():
@@ -193,4 +194,6 @@ def ensure_tiny_checkpoints(cache_dir: str | Path) -> dict[str, Path]:
         _write(paths["spatial_upsampler"], tensors, {"config": json.dumps(UPSAMPLER_CONFIG, sort_keys=True)})
     if not paths["distilled_lora"].is_file():
         _write(paths["distilled_lora"], lora_tensors(), {"format": "pt"})
+    if not paths["ic_lora"].is_file():  # an IC-LoRA: references at half the stage size
+        _write(paths["ic_lora"], lora_tensors("ic"), {"format": "pt", "reference_downscale_factor": "2"})
     return paths

@@ -91,7 +91,7 @@ def ensure_tiny25_checkpoints(cache_dir: str | Path) -> dict[str, Path]:
                                       | _component_tensors("vocoder", AUDIO_CONFIG), _meta(AUDIO_CONFIG)),
         "spatial_upsampler": lambda p: _write(p, _component_tensors("spatial_upsampler", UPSAMPLER_CONFIG),
                                               {"config": json.dumps(UPSAMPLER_CONFIG, sort_keys=True)}),
-        "distilled_lora": lambda p: _write(p, tiny.lora_tensors(TRANSFORMER_CONFIG), {"format": "pt"}),
+        "distilled_lora": lambda p: _write(p, tiny.lora_tensors(config=TRANSFORMER_CONFIG), {"format": "pt"}),
         "duration_head": lambda p: _write(p, _component_tensors("duration_head", DURATION_CONFIG), _meta(DURATION_CONFIG)),
     }
     for name, path in paths.items():

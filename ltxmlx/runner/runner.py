@@ -244,6 +244,8 @@ class Runner:
                   crf=self.crf, metadata=self.video_metadata(p))
         rel_thumb = f"thumbs/{p.item.id}.png"
         save_thumbnail(video, self.run_dir.root / rel_thumb)
+        # Stages may note what an item's result depends on beyond its seed (e.g. a sampler's own seeds).
+        notes = {s.name: s.item_notes(p.item) for s in self.stages if callable(getattr(s, "item_notes", None))}
         self.manifest.append({
             "id": p.item.id, "prompt": p.item.prompt, "negative_prompt": p.item.negative_prompt,
             "seed": p.item.seed, "conditioning": p.conditioning, "video": rel_video, "thumbnail": rel_thumb,
@@ -252,4 +254,5 @@ class Runner:
             "peak_memory_bytes": self.peaks[p.item.id],
             "frames": int(video.shape[0]), "fps": stage.fps, "audio_sample_rate": stage.audio_sample_rate,
             "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            **({"notes": notes} if notes else {}),
         })

@@ -12,8 +12,8 @@ REPO = Path(__file__).resolve().parents[2]
 def test_help_lists_groups_and_jobs():
     helped = subprocess.run([sys.executable, "-m", "ltxmlx.run", "--help"], cwd=REPO, capture_output=True, text=True)
     assert helped.returncode == 0, helped.stderr
-    assert "job: overnight, smoke, smoke25, sweep" in helped.stdout and "model: ltx23_dev" in helped.stdout
-    assert "ltx25_distilled" in helped.stdout and "tiny25" in helped.stdout
+    assert "job: a2v, hq, ic_lora, keyframes, overnight, retake, smoke, smoke25, sweep" in helped.stdout
+    assert "model: ltx23_dev" in helped.stdout and "ltx25_distilled" in helped.stdout and "tiny25" in helped.stdout
 
 
 def test_bad_input_writes_no_run_directory(tmp_path):

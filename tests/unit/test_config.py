@@ -66,7 +66,7 @@ def test_weight_refs_and_model_pipeline_mismatch_are_refused():
 
 
 @pytest.mark.parametrize("argv, error, text", [
-    (["+job=nope"], UnknownOptionError, "available: overnight, smoke, smoke25, sweep"),
+    (["+job=nope"], UnknownOptionError, "available: a2v, hq, ic_lora, keyframes, overnight, retake, smoke, smoke25, sweep"),
     (["+job=smoke", "model=foo"], UnknownOptionError, "unknown model option 'foo'; available: ltx23_dev"),
     (["+job=smoke", "resolution.height=96"], ConfigError, "multiple of 64"),
     (["+job=smoke", "resolution.frames=20"], ConfigError, "8k+1"),
@@ -135,6 +135,8 @@ def test_generation_defaults_flow_into_the_groups():
     assert dev25.scheduler.steps == 30 and dev25.guider.video.stg_blocks == [28]
     dev19 = typed("model=ltx2_dev", "pipeline=two_stage", "scheduler=ltx2", "guider=multimodal")
     assert dev19.scheduler.steps == 40 and dev19.guider.audio.stg_blocks == [29]
+    tiny = typed("model=tiny_dev", "pipeline=two_stage", "scheduler=ltx2", "guider=multimodal")
+    assert tiny.scheduler.steps == 4 and tiny.guider.video.stg_blocks == [1]  # a block the 2-block model has
 
 
 def test_ltx25_needs_its_split_files_and_offers_the_diffusion_decoder():

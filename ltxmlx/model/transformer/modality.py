@@ -25,6 +25,8 @@ class Modality:
     keyframes_mask: (B, T, 1) or None; tokens > 0 encode a single standalone pixel frame (the first
         latent frame, generated keyframe slots) and receive the model's keyframe embedding (LTX-2.5).
         None marks no token. Read for the video stream only, as in the reference.
+    attention_mask: optional (B, T, T) self-attention weights in [0, 1] (1 = full attention, 0 = none)
+        that conditioning tokens bring (e.g. IC-LoRA reference tokens); None = full attention.
     """
 
     latent: mx.array
@@ -33,6 +35,7 @@ class Modality:
     positions: mx.array
     context: mx.array
     keyframes_mask: mx.array | None = None
+    attention_mask: mx.array | None = None
 
     def check(self, name: str, in_channels: int, n_axes: int, context_dim: int) -> None:
         """Raise ShapeError naming the field when a shape does not fit the model."""
@@ -51,6 +54,8 @@ class Modality:
         for field, (shape, value) in expected.items():
             if tuple(value.shape) != shape:
                 raise ShapeError(f"{name}.{field}: expected {shape}, got {tuple(value.shape)}")
+        if self.attention_mask is not None and tuple(self.attention_mask.shape) != (b, t, t):
+            raise ShapeError(f"{name}.attention_mask: expected {(b, t, t)}, got {tuple(self.attention_mask.shape)}")
         ctx = self.context
         if ctx.ndim != 3 or ctx.shape[0] != b or ctx.shape[-1] != context_dim:
             raise ShapeError(f"{name}.context: expected ({b}, S, {context_dim}), got {tuple(ctx.shape)}")

@@ -173,7 +173,8 @@ class LTXModel(nn.Module):
         self.check_inputs(video, audio, perturbations)
         if not self.compiled:
             return self._forward(video, audio, perturbations)
-        key = tuple(None if m is None else m.keyframes_mask is not None for m in (video, audio)) + (perturbations,)
+        key = (tuple(None if m is None else (m.keyframes_mask is not None, m.attention_mask is not None)
+                     for m in (video, audio)), perturbations)
         fn = self._traces.get(key)
         if fn is None:
             fn = mx.compile(functools.partial(self._traced_forward, perturbations=perturbations), inputs=self.state)

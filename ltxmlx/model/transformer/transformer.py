@@ -53,6 +53,7 @@ class BasicAVTransformerBlock(nn.Module):
         y = attn1(
             _ada_norm(rms(x, self.eps), mod, table, SCALE_MSA, SHIFT_MSA),
             pe=args.pe,
+            mask=args.self_attn_bias,
             keep=None if skip.all else skip.keep(x.dtype),
             skip_attention=skip.all,
         )

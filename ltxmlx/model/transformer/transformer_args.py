@@ -22,6 +22,7 @@ class StreamArgs:
     AV cross-attention (None when the other stream is absent): cross_pe (cos, sin) each
     (B, T, H, Dav/H/2) from the time axis; cross_scale_shift (B, T, 4*D) from this stream's
     per-token timesteps; cross_gate (B, 1, D) from the other stream's sigma.
+    self_attn_bias: (B, 1, T, T) additive self-attention bias from the modality's attention mask, or None.
     """
 
     x: mx.array
@@ -33,6 +34,16 @@ class StreamArgs:
     cross_pe: tuple[mx.array, mx.array] | None = None
     cross_scale_shift: mx.array | None = None
     cross_gate: mx.array | None = None
+    self_attn_bias: mx.array | None = None
+
+
+def attention_bias(mask: mx.array, dtype: mx.Dtype) -> mx.array:
+    """(B, T, T) weights in [0, 1] -> (B, 1, T, T) additive bias: log(w) where w > 0, the dtype's
+    most negative value where w <= 0 (never attended)."""
+    lowest = mx.finfo(dtype).min
+    positive = mask > 0
+    logs = mx.log(mx.maximum(mask.astype(mx.float32), mx.finfo(mx.float32).smallest_normal)).astype(dtype)
+    return mx.where(positive, logs, mx.array(lowest, dtype=dtype))[:, None]
 
 
 def _rope(positions: mx.array, max_pos: tuple[float, ...], theta: float, dim: int, heads: int, dtype: mx.Dtype):
@@ -90,6 +101,7 @@ def prepare_stream(
         embedded_timestep=embedded,
         pe=_rope(modality.positions, max_pos, theta, dim, heads, dtype),
         prompt_timestep=prompt_timestep,
+        self_attn_bias=None if modality.attention_mask is None else attention_bias(modality.attention_mask, dtype),
     )
 
 
