@@ -51,20 +51,17 @@ class Activation:
 # Per generation, per stage kind. Units: text = one element of one prompt's kept hidden states
 # (max length x Gemma width x (layers + 1)); diffusion = one latent token (video + audio) x transformer
 # width, per transformer row (guidance pass); upsample = one stage-1 video latent token; decode = one
-# output pixel (frames x height x width, tiled decode). Uncalibrated values are the earlier rough model
-# (a 16-bit forward holds ~24 copies of the hidden state per token); `bench/memory_e2e.py` calibrates.
+# output pixel (frames x height x width). Measured with bench/memory_e2e.py on an H200 (LTX-2.3 distilled,
+# 704x512x121, batch 1 and 2, bf16 / int8 / int4: bench/results/memory_e2e_b{1,2}_h200.json): text
+# holds ~11 GiB beyond Gemma's weights (its 49 hidden states and the embeddings processor) at any
+# batch; stage 2 adds ~1.0-1.2 GiB per item; the streamed decode needs ~4.3 GiB. Generations without
+# their own row use these values.
 ACTIVATIONS: dict[str, dict[str, Activation]] = {
-    "2.0": {
-        "text": Activation(0.5 * GIB, 3),
-        "diffusion": Activation(1.0 * GIB, 2 * 24),
-        "upsample": Activation(0.5 * GIB, 1024 * 4 * 8),
-        "decode": Activation(1.0 * GIB, 32),
-    },
     "2.3": {
-        "text": Activation(0.5 * GIB, 3),
-        "diffusion": Activation(1.0 * GIB, 2 * 24),
-        "upsample": Activation(0.5 * GIB, 1024 * 4 * 8),
-        "decode": Activation(1.0 * GIB, 32),
+        "text": Activation(11.0 * GIB, 0),
+        "diffusion": Activation(1.0 * GIB, 54),
+        "upsample": Activation(0.06 * GIB, 82000),
+        "decode": Activation(4.3 * GIB, 3.2),
     },
 }
 TEXT_MAX_LENGTH = 1024

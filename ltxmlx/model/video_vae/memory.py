@@ -30,11 +30,12 @@ log = logging.getLogger(__name__)
 PATHS = ("untiled", "tiled", "chunked")
 # ACTIVATION_FACTORS[device class][generation][path]; see the module docstring.
 ACTIVATION_FACTORS = {
-    # To be refitted with bench/vae_decode.py --calibrate (full size); until then the untiled / tiled
-    # values measured on an H100 with the previous estimate and a guess for the streamed path.
+    # bench/vae_decode.py --calibrate on an H200 (bench/results/vae_decode_calibration_h200.json):
+    # largest errors untiled 28 / 40 %, tiled 22 / 29 %, chunked 82 / 86 % (19b / 22b; one factor
+    # per path does not describe the streamed decode's fixed carried state well).
     "gpu": {
-        "19b": {"untiled": 9.0, "tiled": 19.0, "chunked": 8.0},
-        "22b": {"untiled": 9.0, "tiled": 19.0, "chunked": 8.0},
+        "19b": {"untiled": 10.87, "tiled": 29.26, "chunked": 20.5},
+        "22b": {"untiled": 8.65, "tiled": 31.84, "chunked": 14.2},
     },
     # bench/vae_decode.py --small --calibrate (8-channel decoders; largest errors 3 / 9 / 20 %)
     "cpu": {
