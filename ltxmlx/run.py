@@ -30,7 +30,6 @@ from ltxmlx.config.jobs import CONF_DIR
 from ltxmlx.config.preflight import PASSTHROUGH_FLAGS, preflight
 from ltxmlx.config.validate import to_run_config, validate
 from ltxmlx.errors import ConfigError, LtxmlxError, RunInterrupted
-from ltxmlx.runner import memory
 from ltxmlx.fleet import job_renderer
 from ltxmlx.runner.interrupt import StopOnSignal
 from ltxmlx.runner.job import JobOutcome

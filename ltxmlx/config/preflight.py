@@ -27,7 +27,7 @@ from ltxmlx.config.inputs import check_images, check_weight_files
 from ltxmlx.config.jobs import check_choice, config_groups, did_you_mean, group_options, jobs_dir
 from ltxmlx.config.launchers import check_launcher
 from ltxmlx.config.plan import expand_seeds, load_prompts
-from ltxmlx.config.schema import WEIGHT_FIELDS, RunConfig
+from ltxmlx.config.schema import RunConfig
 from ltxmlx.config.validate import to_run_config, validate
 from ltxmlx.errors import LtxmlxError
 from ltxmlx.fleet import check_fleet

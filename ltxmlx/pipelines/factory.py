@@ -45,7 +45,7 @@ def check_generation(cfg: PipelineConfig, info: CheckpointInfo) -> None:
     """The files are the generation the config asks for, and its video decoder exists there."""
     gen = info.generation
     if cfg.generation is not None:
-        found = gen.name if gen else f"a file without model_version"
+        found = gen.name if gen else "a file without model_version"
         if gen is None or gen.name != cfg.generation:
             raise ConfigError("model.version", cfg.generation,
                               f"the generation of {cfg.files.checkpoint} ({found}, model_version "

@@ -15,7 +15,6 @@ import math
 import os
 import socket
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path

@@ -47,14 +47,19 @@ class TextEncoderKind:
     check(text_encoder, transformer): reads headers / configs only (no weights) and raises one clear
         CheckpointError / ConfigError when the pair cannot work together (wrong kind of file, version
         mismatch).
-    prompt_encoder(text_encoder, transformer, *, cache_dir, dtype, max_length, batch_size,
-        quantization, quant_cache_dir): the pair's PromptEncoder; the models load on the first
-        prompt-cache miss (quantized while loading when asked, through the quantized-weights cache).
+    load(text_encoder, transformer, *, cache_dir, dtype, max_length, batch_size, quantization,
+        quant_cache_dir): the pair's PromptEncoder; the models load on the first prompt-cache miss
+        (quantized while loading when asked, through the quantized-weights cache).
     quantized_file(text_encoder, dtype, quantization, quant_cache_dir): that cache's file (records).
     """
 
     name: str
     summary: str
     check: CheckFn
-    prompt_encoder: PromptEncoderFn
+    load: PromptEncoderFn
     quantized_file: QuantizedFileFn
+
+    def prompt_encoder(self, text_encoder: str | Path, transformer: str | Path, **options) -> PromptEncoder:
+        """`check` the pair (headers only), then `load` its PromptEncoder with `options`."""
+        self.check(text_encoder, transformer)
+        return self.load(text_encoder, transformer, **options)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import mlx.core as mx
 
 from ltxmlx.errors import CheckpointError
 from ltxmlx.loader.checkpoint import open_checkpoint
@@ -13,8 +12,6 @@ from ltxmlx.text_encoders.compat import GEMMA3_MODEL_TYPES, check_gemma_version
 from ltxmlx.text_encoders.gemma.config import Gemma3TextConfig
 from ltxmlx.text_encoders.gemma.loading import quantized_gemma_file
 from ltxmlx.text_encoders.gemma.loading import load_prompt_encoder
-from ltxmlx.text_encoders.gemma.prompt_encoder import PromptEncoder
-from ltxmlx.text_encoders.gemma.tokenizer import TOKENIZER_MAX_LENGTH
 from ltxmlx.text_encoders.kind import TextEncoderKind
 
 # Metadata of a packed single-file text encoder (the LTX-2.5 Gemma 4 file).
@@ -57,27 +54,11 @@ def check(text_encoder: str | Path, transformer: str | Path) -> None:
     check_gemma_version(ltx.metadata, config, text_encoder, ltx.path)
 
 
-def prompt_encoder(
-    text_encoder: str | Path,
-    transformer: str | Path,
-    *,
-    cache_dir: str | Path | None = None,
-    dtype: mx.Dtype = mx.bfloat16,
-    max_length: int = TOKENIZER_MAX_LENGTH,
-    batch_size: int = 8,
-    quantization: str = "none",
-    quant_cache_dir: str | Path | None = None,
-) -> PromptEncoder:
-    check(text_encoder, transformer)
-    return load_prompt_encoder(text_encoder, transformer, cache_dir=cache_dir, dtype=dtype,
-                               max_length=max_length, batch_size=batch_size, quantization=quantization,
-                               quant_cache_dir=quant_cache_dir)
-
 
 GEMMA3 = TextEncoderKind(
     name="gemma3",
     summary="a Hugging Face Gemma 3 folder (LTX-2, LTX-2.3)",
     check=check,
-    prompt_encoder=prompt_encoder,
+    load=load_prompt_encoder,
     quantized_file=quantized_gemma_file,
 )
