@@ -93,6 +93,7 @@ class DiffusionStage:
     record_passes: bool = False
     sampler: str = "euler"
     step_noise: StepNoiseSource | None = None
+    step_seed_offset: int = 0  # a stochastic sampler's draws come from the item seed + this (records)
     condition_video: VideoConditioner | None = None
     audio_noise_scale: float | None = None  # None: noise_scale
     freeze_audio: bool = False  # audio kept as given: denoise mask 0 and sigma 0 for the audio stream
@@ -122,6 +123,14 @@ class DiffusionStage:
     def quantized_file(self) -> Path | None:
         """The transformer's quantized-weights cache file for this stage's LoRAs (None: plain weights)."""
         return quantized_transformer_file(self.cfg, self.loras)
+
+    def item_notes(self, item: RenderItem) -> dict:
+        """For the item's record: where a stochastic sampler's noise comes from (LTX-2.5 distilled stage 1:
+        the item's seed + 10000, as the official loop seeds its generator), else nothing."""
+        if not STEPPERS[self.sampler].stochastic:
+            return {}
+        return {"sampler": self.sampler, "step_noise_seed": item.seed + self.step_seed_offset,
+                "step_noise_seed_offset": self.step_seed_offset}
 
     def __enter__(self) -> DiffusionStage:
         self._model = build_transformer(self.cfg.files.checkpoint, self.loras, self.dtype,

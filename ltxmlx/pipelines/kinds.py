@@ -52,7 +52,8 @@ class BuildContext:
     @property
     def first_stage(self) -> dict:
         """The sampler of the pipeline's first denoising stage (ancestral for the LTX-2.5 distilled model)."""
-        return {"sampler": self.resolved.stage1_sampler, "step_noise": self.step_noise}
+        return {"sampler": self.resolved.stage1_sampler, "step_noise": self.step_noise,
+                "step_seed_offset": self.resolved.ancestral_seed_offset}
 
     @property
     def distilled_lora(self) -> tuple:

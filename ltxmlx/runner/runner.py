@@ -246,6 +246,7 @@ class Runner:
         save_thumbnail(video, self.run_dir.root / rel_thumb)
         # Stages may note what an item's result depends on beyond its seed (e.g. a sampler's own seeds).
         notes = {s.name: s.item_notes(p.item) for s in self.stages if callable(getattr(s, "item_notes", None))}
+        notes = {name: n for name, n in notes.items() if n}
         self.manifest.append({
             "id": p.item.id, "prompt": p.item.prompt, "negative_prompt": p.item.negative_prompt,
             "seed": p.item.seed, "conditioning": p.conditioning, "video": rel_video, "thumbnail": rel_thumb,

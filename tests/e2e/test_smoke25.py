@@ -33,6 +33,9 @@ def test_smoke25_renders_offline_with_48k_audio(tmp_path):
         info = probe(run / entry["video"])
         assert info.video_codec == "h264" and info.audio_codec == "aac" and (info.width, info.height) == (128, 128)
         assert entry["audio_sample_rate"] == 48000 and abs(info.duration - 17 / 24) < 0.05
+        # The ancestral stage 1 draws from the item's seed + 10000; the record says so.
+        assert entry["notes"]["stage1"] == {"sampler": "euler_ancestral", "step_noise_seed": entry["seed"] + 10000,
+                                            "step_noise_seed_offset": 10000}
     record = json.loads((run / "record.json").read_text())
     assert {"checkpoint", "text_encoder", "video_vae", "audio_vae"} <= set(record["weights"])
 
@@ -98,3 +101,27 @@ def test_auto_frames_come_from_the_duration_head_and_leave_the_text_stage_cached
         seconds = predict_seconds(head, ctx["context.video"], ctx["context.audio"])[0].item()
         assert n == seconds_to_num_frames(seconds, 24.0) and (n - 1) % 8 == 0 and 24 <= n <= 481
         assert item.shape_signature() != RenderItem("y", prompt, "", 5, num_frames=n + 8).shape_signature()
+
+
+@pytest.mark.parametrize("overrides, key", [
+    (["model.text_encoder=tiny://text_encoder"], "model.text_encoder"),  # a Gemma 3 folder for LTX-2.5
+    (["model.checkpoint=tests/fixtures/parity/22b/tiny_22b.safetensors"], "model.version"),  # a 2.3 file
+    (["model.video_decoder=diffusion"], "model.video_decoder"),  # the conv VAE file has no diffusion decoder
+    (["model.duration_head=null", "resolution.frames=auto"], "resolution.frames"),
+])
+def test_ltx25_bad_input_is_one_line_before_loading(tmp_path, overrides, key):
+    env = dict(os.environ, LTXMLX_CACHE_DIR=str(tmp_path / "weights"), HF_HUB_OFFLINE="1")
+    proc = subprocess.run([sys.executable, "-m", "ltxmlx.run", "+job=smoke25", f"output_root={tmp_path / 'out'}",
+                           *overrides], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and key in proc.stderr, proc.stderr[-2000:]
+    assert len([ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]) == 1
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("*.mp4"))
+
+
+def test_ltx2_refuses_the_gemma4_file_and_auto_frames(tmp_path):
+    env = dict(os.environ, LTXMLX_CACHE_DIR=str(tmp_path / "weights"), HF_HUB_OFFLINE="1")
+    for overrides, key in ((["model.text_encoder=tiny://2.5/text_encoder"], "model.text_encoder"),
+                           (["resolution.frames=auto"], "resolution.frames")):
+        proc = subprocess.run([sys.executable, "-m", "ltxmlx.run", "+job=smoke", f"output_root={tmp_path / 'out'}",
+                               *overrides], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 2 and key in proc.stderr, proc.stderr[-2000:]
