@@ -23,7 +23,7 @@ import mlx.core as mx
 
 from ltxmlx.errors import CheckpointError
 from ltxmlx.loader.checkpoint import Checkpoint, open_checkpoint
-from ltxmlx.loader.quantize import TABLE_VERSION, QuantMode
+from ltxmlx.loader.quantize import TABLE_VERSION, QuantMode, quant_mode
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +122,18 @@ class QuantCache:
         finally:
             tmp.unlink(missing_ok=True)
         log.info("wrote quantized cache %s (%.1f MiB)", entry.path, entry.path.stat().st_size / 2**20)
+
+
+def cache_for(quantization: str, root: str | Path | None) -> QuantCache | None:
+    """The cache under `root` when `quantization` is an MLX mode (None: plain weights or no cache)."""
+    return QuantCache(Path(root).expanduser()) if root and quant_mode(quantization) is not None else None
+
+
+def entry_file(component: str, source: str | Path | Checkpoint, dtype: mx.Dtype, quantization: str,
+               root: str | Path | None) -> Path | None:
+    """The file a quantized build of `component` from `source` reads or writes (None: not cached)."""
+    cache = cache_for(quantization, root)
+    return None if cache is None else cache.entry(component, source, quant_mode(quantization), dtype).path
 
 
 def _read_json(path: Path) -> dict:

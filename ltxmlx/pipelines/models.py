@@ -16,7 +16,7 @@ from ltxmlx.loader import build, quantize, resident
 from ltxmlx.loader.builder import module_shapes
 from ltxmlx.loader.checkpoint import open_checkpoint
 from ltxmlx.loader.lora import fuse_loras
-from ltxmlx.loader.quant_cache import QuantCache
+from ltxmlx.loader.quant_cache import QuantCache, cache_for
 from ltxmlx.loader.specs.transformer import KEY_OPS as TRANSFORMER_KEY_OPS
 from ltxmlx.model.audio_vae.config import (
     LATENT_DOWNSAMPLE_FACTOR,
@@ -124,9 +124,7 @@ def check_loras(checkpoint_config: dict, loras: Sequence[LoraSpec]) -> None:
 
 def quant_cache(cfg: PipelineConfig) -> QuantCache | None:
     """The quantized-weights cache of a quantizing pipeline (None: plain weights or no cache dir)."""
-    if quantize.quant_mode(cfg.quantization) is None or cfg.quant_cache_dir is None:
-        return None
-    return QuantCache(Path(cfg.quant_cache_dir).expanduser())
+    return cache_for(cfg.quantization, cfg.quant_cache_dir)
 
 
 def quantization_key(cfg: PipelineConfig) -> dict:
@@ -157,8 +155,7 @@ def build_transformer(checkpoint: str | Path, loras: Sequence[LoraSpec], dtype: 
                       quantization: str = "none", quant_cache_dir: str | None = None) -> nn.Module:
     """The transformer with `loras` fused into its weights at load, then quantized per `quantization`
     (cached in `quant_cache_dir`, LoRA fusions included: each stack has its own entry)."""
-    quantizing = quantize.quant_mode(quantization) is not None
-    cache = QuantCache(Path(quant_cache_dir).expanduser()) if quantizing and quant_cache_dir else None
+    cache = cache_for(quantization, quant_cache_dir)
     extra = _lora_fusion_identity(cache, loras) if cache is not None else None
     transform = None
     if loras:

@@ -18,7 +18,7 @@ import mlx.core as mx
 from ltxmlx.errors import CheckpointError
 from ltxmlx.loader.builder import build
 from ltxmlx.loader.checkpoint import Checkpoint, open_checkpoint
-from ltxmlx.loader.quant_cache import QuantCache, content_fingerprint, source_files
+from ltxmlx.loader.quant_cache import cache_for, content_fingerprint, entry_file, source_files
 from ltxmlx.loader.quantize import quant_mode
 from ltxmlx.text_encoders.gemma.config import Gemma3TextConfig
 from ltxmlx.text_encoders.gemma.embeddings_processor import (
@@ -114,18 +114,16 @@ def _gemma_identity(ckpt: Checkpoint, tok: GemmaTokenizer, dtype: mx.Dtype, quan
 
 
 def _build_gemma(ckpt: Checkpoint, dtype: mx.Dtype, quantization: str, quant_cache_dir: str | Path | None):
-    cache = QuantCache(Path(quant_cache_dir).expanduser()) if quant_cache_dir and quant_mode(quantization) else None
-    return build("gemma3", ckpt, dtype=dtype, quantization=quantization, quant_cache=cache)
+    return build("gemma3", ckpt, dtype=dtype, quantization=quantization,
+                 quant_cache=cache_for(quantization, quant_cache_dir))
 
 
 def quantized_gemma_file(folder: str | Path, dtype: mx.Dtype, quantization: str,
                          quant_cache_dir: str | Path | None) -> Path | None:
     """The quantized-cache file a Gemma build reads or writes (None: not quantizing or no cache)."""
-    mode = quant_mode(quantization)
-    if mode is None or not quant_cache_dir:
+    if cache_for(quantization, quant_cache_dir) is None:
         return None
-    cache = QuantCache(Path(quant_cache_dir).expanduser())
-    return cache.entry("gemma3", open_gemma_checkpoint(folder), mode, dtype).path
+    return entry_file("gemma3", open_gemma_checkpoint(folder), dtype, quantization, quant_cache_dir)
 
 
 def load_gemma_text_encoder(

@@ -18,8 +18,7 @@ import mlx.core as mx
 from ltxmlx.errors import CheckpointError
 from ltxmlx.loader.builder import build
 from ltxmlx.loader.checkpoint import Checkpoint, open_checkpoint
-from ltxmlx.loader.quant_cache import QuantCache
-from ltxmlx.loader.quantize import quant_mode
+from ltxmlx.loader.quant_cache import cache_for, entry_file
 from ltxmlx.text_encoders.compat import check_gemma_version
 from ltxmlx.text_encoders.gemma.embeddings_processor import (
     TEXT_ENCODER_SECTION,
@@ -125,18 +124,16 @@ def load_gemma4_embeddings_processor(
 
 
 def _build_gemma4(te: Checkpoint, dtype: mx.Dtype, quantization: str, quant_cache_dir: str | Path | None):
-    cache = QuantCache(Path(quant_cache_dir).expanduser()) if quant_cache_dir and quant_mode(quantization) else None
-    return build("gemma4", te, dtype=dtype, quantization=quantization, quant_cache=cache)
+    return build("gemma4", te, dtype=dtype, quantization=quantization,
+                 quant_cache=cache_for(quantization, quant_cache_dir))
 
 
 def quantized_gemma4_file(text_encoder: str | Path, dtype: mx.Dtype, quantization: str,
                           quant_cache_dir: str | Path | None) -> Path | None:
     """The quantized-cache file a Gemma 4 build reads or writes (None: not quantizing or no cache)."""
-    mode = quant_mode(quantization)
-    if mode is None or not quant_cache_dir:
+    if cache_for(quantization, quant_cache_dir) is None:
         return None
-    return QuantCache(Path(quant_cache_dir).expanduser()).entry("gemma4", open_gemma4_checkpoint(text_encoder),
-                                                               mode, dtype).path
+    return entry_file("gemma4", open_gemma4_checkpoint(text_encoder), dtype, quantization, quant_cache_dir)
 
 
 def load_gemma4_prompt_encoder(
