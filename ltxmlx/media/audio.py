@@ -1,0 +1,34 @@
+"""Write a waveform as a PCM16 wav file (standard library `wave`), atomically: the file is written
+under a temporary name and renamed, so a killed run never leaves a truncated file under the final name."""
+
+from __future__ import annotations
+
+import os
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from ltxmlx.errors import ShapeError
+
+
+def to_pcm16(audio: np.ndarray) -> bytes:
+    """float (channels, samples) in [-1, 1] -> interleaved little-endian int16 (clipped, rounded)."""
+    pcm = np.round(np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2")
+    return np.ascontiguousarray(pcm.T).tobytes()
+
+
+def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int) -> Path:
+    """Write float `audio` (channels, samples) at `sample_rate` Hz to `path` as PCM16; returns the path."""
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim != 2 or audio.shape[0] not in (1, 2) or audio.shape[1] == 0:
+        raise ShapeError(f"audio: expected float (1 or 2 channels, samples > 0), got {audio.dtype} {audio.shape}")
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.partial{path.suffix}")
+    with wave.open(str(tmp), "wb") as w:
+        w.setnchannels(audio.shape[0])
+        w.setsampwidth(2)
+        w.setframerate(int(sample_rate))
+        w.writeframes(to_pcm16(audio))
+    os.replace(tmp, path)
+    return path
