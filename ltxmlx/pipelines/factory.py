@@ -130,7 +130,7 @@ PIPELINES: dict[str, PipelineKind] = {
     "two_stage_hq": PipelineKind(build_two_stage_hq, two_stage=True, guided=True, distilled_lora=True,
                                  description="dev two-stage with the res_2s sampler and the distilled LoRA in both"),
     "t2a": PipelineKind(build_t2a, two_stage=False, guided=True, distilled_lora=False,
-                        description="text to audio: one audio-only guided stage, no video"),
+                        description="text to audio: one audio-only guided stage, no video", video=False),
 }
 
 
