@@ -71,3 +71,9 @@ def test_conditioning_media_is_refused_before_loading(tmp_path, env, field):
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and f"conditioning.0.{field}" in lines[0] and "t2a" in lines[0], proc.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_replay_compares_the_wav_files(t2a_run, tmp_path, env):
+    proc = cli(["ltxmlx.replay", str(t2a_run), "--out", str(tmp_path / "replay")], env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "identical: every stage output, decoded frame and audio sample, and output setting" in proc.stdout
