@@ -32,3 +32,20 @@ def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int) -> Path:
         w.writeframes(to_pcm16(audio))
     os.replace(tmp, path)
     return path
+
+
+def waveform_picture(audio: np.ndarray, height: int = 256, width: int = 512) -> np.ndarray:
+    """A still picture of float `audio` (channels, samples): the per-column min/max envelope of the
+    channel mean, light on dark, uint8 (height, width, 3). The frame of an audio-only item's mp4."""
+    mono = np.asarray(audio, dtype=np.float32).mean(axis=0)
+    picture = np.full((height, width, 3), 24, dtype=np.uint8)
+    picture[height // 2] = 70  # the zero line
+    if mono.size == 0:
+        return picture
+    columns = np.array_split(np.clip(mono, -1.0, 1.0), width) if mono.size >= width else [mono] * width
+    rows = np.arange(height)[:, None]
+    top = np.array([(1.0 - c.max()) * 0.5 * (height - 1) if c.size else height / 2 for c in columns])
+    bottom = np.array([(1.0 - c.min()) * 0.5 * (height - 1) if c.size else height / 2 for c in columns])
+    inside = (rows >= np.floor(top)[None]) & (rows <= np.ceil(bottom)[None])
+    picture[inside] = (120, 200, 255)
+    return picture

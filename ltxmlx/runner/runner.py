@@ -24,7 +24,7 @@ import numpy as np
 from ltxmlx.config.plan import Plan, PlannedItem, shape_signature
 from ltxmlx.errors import RunInterrupted, ShapeError
 from ltxmlx.media.contact_sheet import SheetCell, save_thumbnail, write_contact_sheet
-from ltxmlx.media.audio import write_wav
+from ltxmlx.media.audio import waveform_picture, write_wav
 from ltxmlx.media.video import write_mp4
 from ltxmlx.pipelines.api import Stage, StageContractError
 from ltxmlx.runner.render import run_stage
@@ -60,12 +60,13 @@ class Runner:
     def __init__(self, stages: Sequence[Stage], plan: Plan, run_dir: RunDir, cache: StageCache, *,
                  order: str = "stage_major", crf: int = 19, contact_sheet: bool = True,
                  video_metadata: Callable[[PlannedItem], dict] | None = None, progress=None,
-                 should_stop: Callable[[], bool] | None = None, shared: bool = False):
+                 should_stop: Callable[[], bool] | None = None, shared: bool = False, still_frame_mp4: bool = False):
         """shared: a fleet worker rendering its share of a run directory that its coordinator owns
-        (holds the lock and keeps status.json): this runner takes no lock and writes no status."""
+        (holds the lock and keeps status.json): this runner takes no lock and writes no status.
+        still_frame_mp4: an audio-only item also gets an mp4 of its waveform picture with its audio."""
         self.stages, self.plan, self.run_dir, self.cache = list(stages), plan, run_dir, cache
         self.should_stop = should_stop or (lambda: False)
-        self.shared = shared
+        self.shared, self.still_frame_mp4 = shared, still_frame_mp4
         self.order, self.crf, self.want_sheet = order, crf, contact_sheet
         self.video_metadata = video_metadata or (lambda p: {"id": p.item.id, "seed": p.item.seed})
         self.progress = progress or NullProgress()
@@ -247,6 +248,10 @@ class Runner:
             (self.run_dir.root / "audio").mkdir(exist_ok=True)
             write_wav(self.run_dir.root / rel_audio, audio, stage.audio_sample_rate)
             files = {"audio": rel_audio, "duration_s": round(audio.shape[1] / stage.audio_sample_rate, 6)}
+            if self.still_frame_mp4:
+                still = waveform_picture(audio)[None]
+                frames = max(1, round(files["duration_s"] * stage.fps))
+                files.update(self._write_video(stage, p, np.repeat(still, frames, axis=0), audio))
         # Stages may note what an item's result depends on beyond its seed (e.g. a sampler's own seeds).
         notes = {s.name: s.item_notes(p.item) for s in self.stages if callable(getattr(s, "item_notes", None))}
         notes = {name: n for name, n in notes.items() if n}

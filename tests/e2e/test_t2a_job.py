@@ -77,3 +77,21 @@ def test_replay_compares_the_wav_files(t2a_run, tmp_path, env):
     proc = cli(["ltxmlx.replay", str(t2a_run), "--out", str(tmp_path / "replay")], env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "identical: every stage output, decoded frame and audio sample, and output setting" in proc.stdout
+
+
+def test_still_frame_mp4_on_request(tmp_path, env):
+    from ltxmlx.media.probe import decode_video
+
+    run = tmp_path / "run"
+    proc = cli(["ltxmlx.run", "+job=t2a", f"hydra.run.dir={run}", "seeds=one", "prompts=[Rain on a tin roof]",
+                "runner.still_frame_mp4=true"], env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (e,) = entries(run)
+    info = probe(run / e["video"])
+    assert info.audio_codec == "aac" and info.video_codec == "h264"
+    frames = decode_video(run / e["video"])
+    assert frames.shape[0] == 17  # the clip's length
+    # One still picture (up to H.264 coding noise between its frames).
+    assert np.abs(frames[0].astype(int) - frames[-1].astype(int)).mean() < 1.0
+    assert (run / e["audio"]).is_file() and (run / e["thumbnail"]).is_file()
+    assert (run / "contact_sheet.png").is_file()

@@ -29,3 +29,14 @@ def test_wav_refuses_what_is_not_1_or_2_channel_audio(tmp_path, shape):
     with pytest.raises(ShapeError):
         write_wav(tmp_path / "bad.wav", np.zeros(shape, np.float32), 24000)
     assert not (tmp_path / "bad.wav").exists()
+
+
+def test_waveform_picture_shows_loud_and_quiet_parts():
+    from ltxmlx.media.audio import waveform_picture
+
+    t = np.arange(24000) / 24000
+    audio = np.stack([np.sin(2 * np.pi * 200 * t) * np.where(t < 0.5, 0.9, 0.05)] * 2).astype(np.float32)
+    picture = waveform_picture(audio, 64, 100)
+    assert picture.shape == (64, 100, 3) and picture.dtype == np.uint8
+    lit = (picture == (120, 200, 255)).all(axis=-1).sum(axis=0)  # drawn pixels per column
+    assert lit[:50].min() > 50 and lit[50:].max() < 8
