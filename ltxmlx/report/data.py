@@ -82,7 +82,8 @@ def load_run(root: str | Path) -> RunSummary:
         all_cached = bool(stages) and set(stages[:-1]) <= set(cached)
         items.append(ReportItem(
             p["id"], e.get("prompt", p["prompt"]), int(e.get("seed", p["seed"])), "cached" if all_cached else "rendered",
-            video=output_file(e), poster=data_uri(root / e["thumbnail"]) if "thumbnail" in e else None, timings_s=e.get("timings_s", {}),
+            video=output_file(e), poster=data_uri(root / e["thumbnail"]) if "thumbnail" in e else None,
+            timings_s=e.get("timings_s", {}),
             cached_stages=cached, peak_memory_bytes=int(e.get("peak_memory_bytes", 0)),
             finished_at=e.get("finished_at", "")))
     prompts = list(dict.fromkeys(i.prompt for i in items))

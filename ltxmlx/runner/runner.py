@@ -4,8 +4,9 @@ Stage-major (default): every pending item goes through stage 1 in batches, then 
 stage's models are built (entered) only if some item needs it and freed after it. Item-major: one
 item at a time through all stages (first videos early; every model stays resident once built).
 Every non-final stage output is cached per item (`StageCache`), so a rerun resumes at the first
-missing stage. The final stage returns {"video", "audio"}, which becomes the mp4 ({"audio"} alone: a wav); items whose keys
-are identical in a stage (e.g. the text stage of one prompt under several seeds) are computed once.
+missing stage. The final stage returns {"video", "audio"}, which becomes the mp4 ({"audio"} alone, from
+an audio-only pipeline: a wav); items whose keys are identical in a stage (e.g. the text stage of one
+prompt under several seeds) are computed once.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ class Runner:
     def __init__(self, stages: Sequence[Stage], plan: Plan, run_dir: RunDir, cache: StageCache, *,
                  order: str = "stage_major", crf: int = 19, contact_sheet: bool = True,
                  video_metadata: Callable[[PlannedItem], dict] | None = None, progress=None,
-                 should_stop: Callable[[], bool] | None = None, shared: bool = False, still_frame_mp4: bool = False):
+                 should_stop: Callable[[], bool] | None = None, shared: bool = False,
+                 still_frame_mp4: bool = False):
         """shared: a fleet worker rendering its share of a run directory that its coordinator owns
         (holds the lock and keeps status.json): this runner takes no lock and writes no status.
         still_frame_mp4: an audio-only item also gets an mp4 of its waveform picture with its audio."""
