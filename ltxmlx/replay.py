@@ -33,7 +33,7 @@ from ltxmlx.config.validate import validate
 from ltxmlx.errors import LtxmlxError
 from ltxmlx.media.probe import decode_audio, decode_video, probe
 from ltxmlx.runner.job import load_pipeline, render
-from ltxmlx.runner.manifest import Manifest
+from ltxmlx.runner.manifest import Manifest, output_file
 from ltxmlx.runner.progress import RichProgress
 from ltxmlx.runner.records import git_state
 from ltxmlx.runner.stage_cache import StageCache
@@ -92,8 +92,8 @@ def compare_latents(old: StageCache, new: StageCache, plan_items, stages: list[s
 
 
 # Manifest fields that describe an item's output (timings, memory and dates are allowed to differ).
-OUTPUT_FIELDS = ("prompt", "negative_prompt", "seed", "conditioning", "video", "keys", "frames", "fps",
-                 "audio_sample_rate")
+OUTPUT_FIELDS = ("prompt", "negative_prompt", "seed", "conditioning", "video", "audio", "keys", "frames", "fps",
+                 "audio_sample_rate", "duration_s")
 VOLATILE_TAGS = ("git",)  # embedded metadata that names the code version, not the output
 
 
@@ -109,9 +109,9 @@ def compare_videos(old_root: Path, new_root: Path, item_ids: list[str]) -> list[
             continue
         a, b = old_m[iid], new_m[iid]
         diffs += [f"{iid} manifest {k}: {a.get(k)!r} vs {b.get(k)!r}" for k in OUTPUT_FIELDS if a.get(k) != b.get(k)]
-        va, vb = old_root / a["video"], new_root / b["video"]
+        va, vb = old_root / output_file(a), new_root / output_file(b)  # an mp4, or an audio-only item's wav
         if not va.is_file():
-            diffs.append(f"{iid}: original video {a['video']} is missing")
+            diffs.append(f"{iid}: original output {output_file(a)} is missing")
             continue
         ia, ib = probe(va), probe(vb)
         diffs += [f"{iid} video {f.name}: {getattr(ia, f.name)!r} vs {getattr(ib, f.name)!r}"
@@ -119,7 +119,8 @@ def compare_videos(old_root: Path, new_root: Path, item_ids: list[str]) -> list[
         ta, tb = ({k: v for k, v in i.metadata().items() if k not in VOLATILE_TAGS} for i in (ia, ib))
         diffs += [f"{iid} video metadata {k}: {ta.get(k)!r} vs {tb.get(k)!r}"
                   for k in sorted(set(ta) | set(tb)) if ta.get(k) != tb.get(k)]
-        for what, decode in (("frames", decode_video), ("audio", decode_audio)):
+        decoders = (("frames", decode_video), ("audio", decode_audio)) if "video" in a else (("audio", decode_audio),)
+        for what, decode in decoders:
             xa, xb = decode(va), decode(vb)
             if xa.shape != xb.shape:
                 diffs.append(f"{iid} decoded {what}: shape {xa.shape} vs {xb.shape}")

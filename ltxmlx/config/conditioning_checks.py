@@ -20,8 +20,26 @@ ASPECT_TOLERANCE = 0.02
 # Pipelines whose every conditioning set needs a given input: name -> (field, what it is).
 REQUIRED_INPUT = {"a2v": ("audio", "an input audio track"), "retake": ("source", "a source video to retake")}
 
+# Pipelines that take no conditioning media at all: name -> what they generate from.
+TEXT_ONLY = {"t2a": "the prompt alone"}
+
+
+def check_no_media(cfg: RunConfig) -> None:
+    """A text-only pipeline refuses conditioning sets that carry media (it would silently ignore them)."""
+    name = cfg.pipeline.name
+    if name not in TEXT_ONLY:
+        return
+    for s, cond in enumerate(cfg.conditioning):
+        for field in ("images", "references", "audio", "source"):
+            given = getattr(cond, field)
+            if given:
+                paths = [x.path for x in given] if isinstance(given, list) else given.path
+                raise ConfigError(f"conditioning.{s}.{field}", paths,
+                                  f"no {field} for the {name} pipeline (it generates from {TEXT_ONLY[name]})")
+
 
 def check_conditioning_media(cfg: RunConfig) -> None:
+    check_no_media(cfg)
     required = REQUIRED_INPUT.get(cfg.pipeline.name)
     if required is not None:
         if not cfg.conditioning:

@@ -33,11 +33,13 @@ def stage1_sigmas(cfg: RunConfig) -> tuple[float, ...]:
 def to_pipeline_config(cfg: RunConfig) -> PipelineConfig:
     """`cfg` must have its weight references resolved to local paths (`runner.job.resolve_weights`)."""
     m, p = cfg.model, cfg.pipeline
+    kind = PIPELINES[p.name]
+    # A model preset names its distilled LoRA; only the kinds that fuse it take it.
+    lora = m.distilled_lora if kind.distilled_lora else None
     files = ModelFiles(
         checkpoint=m.checkpoint, text_encoder=m.text_encoder, spatial_upsampler=m.spatial_upsampler,
-        distilled_lora=LoraSpec(m.distilled_lora, p.distilled_lora_strength) if m.distilled_lora else None,
+        distilled_lora=LoraSpec(lora, p.distilled_lora_strength) if lora else None,
         video_vae=m.video_vae, audio_vae=m.audio_vae, duration_head=m.duration_head)
-    kind = PIPELINES[p.name]
     guided = kind.guided
     return PipelineConfig(
         kind=p.name, files=files, height=cfg.resolution.height, width=cfg.resolution.width,

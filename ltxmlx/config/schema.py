@@ -174,6 +174,7 @@ class RunnerCfg:
     cache_dir: Optional[str] = None  # None: <run dir>/cache; point several runs at one to share stages
     contact_sheet: bool = True
     crf: int = 19
+    still_frame_mp4: bool = False  # audio-only pipelines: also an mp4 of a waveform picture with the audio
 
 
 @dataclass

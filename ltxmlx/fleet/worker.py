@@ -89,7 +89,8 @@ class FleetWorker:
                 return {"id": p.item.id, "prompt": p.item.prompt, "seed": p.item.seed, "keys": p.keys, **job.metadata}
 
             runner = Runner(stages, share, rd, cache, order=cfg.runner.order, crf=cfg.runner.crf,
-                            contact_sheet=False, video_metadata=metadata, shared=True)
+                            still_frame_mp4=cfg.runner.still_frame_mp4, contact_sheet=False,
+                            video_metadata=metadata, shared=True)
             runner.manifest = WorkerManifest(rd.manifest, self.name)
             log.info("%s: rendering %d items of %s", self.name, len(ids), job.run_dir)
             result = runner.run()

@@ -24,6 +24,7 @@ from ltxmlx.pipelines.a2v import build_a2v
 from ltxmlx.pipelines.ic_lora import build_ic_lora
 from ltxmlx.pipelines.keyframe_interpolation import build_keyframe_interpolation
 from ltxmlx.pipelines.retake import build_retake
+from ltxmlx.pipelines.t2a import build_t2a
 from ltxmlx.pipelines.two_stage_hq import build_two_stage_hq
 from ltxmlx.pipelines.kinds import BuildContext, PipelineKind, Resolved
 from ltxmlx.pipelines.models import CheckpointInfo, check_loras
@@ -128,6 +129,8 @@ PIPELINES: dict[str, PipelineKind] = {
                            description="distilled: regenerate a time window of a source video and its audio"),
     "two_stage_hq": PipelineKind(build_two_stage_hq, two_stage=True, guided=True, distilled_lora=True,
                                  description="dev two-stage with the res_2s sampler and the distilled LoRA in both"),
+    "t2a": PipelineKind(build_t2a, two_stage=False, guided=True, distilled_lora=False,
+                        description="text to audio: one audio-only guided stage, no video", video=False),
 }
 
 

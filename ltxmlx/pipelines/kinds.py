@@ -65,7 +65,7 @@ class BuildContext:
 class PipelineKind:
     """two_stage: stage 1 at half size, x2 upsample, stage 2 at full size. guided: stage 1 uses the
     video/audio guiders (audio_guided: the audio guider too). distilled_lora: stage 2 needs
-    `files.distilled_lora`."""
+    `files.distilled_lora`. video: False for an audio-only kind (no video stream, a wav per item)."""
 
     build: Callable[[BuildContext], list[Stage]]
     two_stage: bool
@@ -73,3 +73,4 @@ class PipelineKind:
     distilled_lora: bool
     description: str = ""
     audio_guided: bool = True  # False: the audio is conditioning only (no audio guider)
+    video: bool = True

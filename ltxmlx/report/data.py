@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ltxmlx.runner.manifest import Manifest
+from ltxmlx.runner.manifest import Manifest, output_exists, output_file
 
 
 @dataclass
@@ -16,7 +16,7 @@ class ReportItem:
     prompt: str
     seed: int
     status: str  # "rendered", "cached" (every stage read back from the cache) or "missing"
-    video: str | None = None  # relative to the run directory
+    video: str | None = None  # the output (mp4, or an audio-only item's wav), relative to the run directory
     poster: str | None = None  # data: URI of the thumbnail
     timings_s: dict[str, float] = field(default_factory=dict)
     cached_stages: list[str] = field(default_factory=list)
@@ -75,14 +75,15 @@ def load_run(root: str | Path) -> RunSummary:
     items = []
     for p in planned:
         e = entries.get(p["id"])
-        if e is None or not (root / e.get("video", "")).is_file():
+        if e is None or not output_exists(root, e):
             items.append(ReportItem(p["id"], p["prompt"], int(p["seed"]), "missing"))
             continue
         cached = list(e.get("cached_stages", []))
         all_cached = bool(stages) and set(stages[:-1]) <= set(cached)
         items.append(ReportItem(
             p["id"], e.get("prompt", p["prompt"]), int(e.get("seed", p["seed"])), "cached" if all_cached else "rendered",
-            video=e["video"], poster=data_uri(root / e.get("thumbnail", "")), timings_s=e.get("timings_s", {}),
+            video=output_file(e), poster=data_uri(root / e["thumbnail"]) if "thumbnail" in e else None,
+            timings_s=e.get("timings_s", {}),
             cached_stages=cached, peak_memory_bytes=int(e.get("peak_memory_bytes", 0)),
             finished_at=e.get("finished_at", "")))
     prompts = list(dict.fromkeys(i.prompt for i in items))

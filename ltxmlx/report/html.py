@@ -51,3 +51,11 @@ def write_text_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+def player(src: str, poster: str | None) -> str:
+    """An HTML player for an item's output: <audio> for an audio-only item's wav, else <video>."""
+    if src.endswith(".wav"):
+        return f"<audio controls preload='metadata' src='{escape(src, quote=True)}'></audio>"
+    poster_attr = f" poster='{poster}'" if poster else ""
+    return f"<video controls preload='metadata'{poster_attr} src='{escape(src, quote=True)}'></video>"

@@ -10,7 +10,7 @@ from html import escape
 from pathlib import Path
 
 from ltxmlx.report.data import RunSummary, is_run_dir, load_run
-from ltxmlx.report.html import page, write_text_atomic
+from ltxmlx.report.html import page, player, write_text_atomic
 from ltxmlx.report.run_page import REPORT_NAME, write_run_report
 
 log = logging.getLogger(__name__)
@@ -46,9 +46,7 @@ def render_index(title: str, base: Path, runs: list[RunSummary], rows_before: st
             if it is None or it.video is None:
                 cells.append("<td class='missing'>" + ("not rendered" if it else "") + "</td>")
             else:
-                poster = f" poster='{it.poster}'" if it.poster else ""
-                src = escape(f"{link}/{it.video}", quote=True)
-                cells.append(f"<td class='item'><video controls preload='metadata'{poster} src='{src}'></video></td>")
+                cells.append(f"<td class='item'>{player(f'{link}/{it.video}', it.poster)}</td>")
         rows.append(f"<tr data-prompt='{escape(prompt, quote=True)}'><td class='prompt'>{escape(prompt)}</td>"
                     f"<td>{seed}</td>{''.join(cells)}</tr>")
     body = (f"<h1>{escape(title)}</h1>{rows_before}"

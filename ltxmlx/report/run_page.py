@@ -8,7 +8,7 @@ from html import escape
 from pathlib import Path
 
 from ltxmlx.report.data import ReportItem, RunSummary, load_run
-from ltxmlx.report.html import definition_list, gib, page, write_text_atomic
+from ltxmlx.report.html import definition_list, gib, page, player, write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +35,11 @@ apply();
 def _cell(it: ReportItem) -> str:
     if it.status == "missing":
         return f"<td data-seed='{it.seed}' class='item'><span class='missing'>not rendered</span><div class='meta'>id {it.id}</div></td>"
-    poster = f" poster='{it.poster}'" if it.poster else ""
     timings = ", ".join(f"{k} {v:.2f}s" for k, v in it.timings_s.items()) or "all stages cached"
     status = "<span class='cached'>from cache</span>" if it.status == "cached" else "rendered"
     cached = f"; cached: {', '.join(it.cached_stages)}" if it.cached_stages else ""
     return (f"<td data-seed='{it.seed}' class='item'>"
-            f"<video controls preload='metadata'{poster} src='{escape(it.video or '', quote=True)}'></video>"
+            f"{player(it.video or '', it.poster)}"
             f"<div class='meta'>seed {it.seed} · id {it.id} · {status}{escape(cached)}<br>"
             f"{escape(timings)}<br>peak {gib(it.peak_memory_bytes)} · {escape(it.finished_at)}</div></td>")
 

@@ -160,7 +160,7 @@ def _render(cfg: RunConfig, rd: RunDir, *, overrides, choices, progress, make_st
                 "git": record["git"]["commit"], "tool": "ltxmlx"}
 
     runner = Runner(stages, plan, rd, cache, order=cfg.runner.order, crf=cfg.runner.crf,
-                    contact_sheet=cfg.runner.contact_sheet, video_metadata=metadata, progress=progress,
-                    should_stop=should_stop)
+                    still_frame_mp4=cfg.runner.still_frame_mp4, contact_sheet=cfg.runner.contact_sheet,
+                    video_metadata=metadata, progress=progress, should_stop=should_stop)
     outcome.result = runner.run()
     return outcome

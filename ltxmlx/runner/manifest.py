@@ -11,6 +11,16 @@ import os
 from pathlib import Path
 
 
+def output_file(entry: dict) -> str:
+    """The entry's output, relative to the run directory: its mp4, or the wav of an audio-only item."""
+    return entry.get("video") or entry.get("audio") or ""
+
+
+def output_exists(root: Path, entry: dict) -> bool:
+    rel = output_file(entry)
+    return bool(rel) and (root / rel).is_file()
+
+
 class Manifest:
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -27,11 +37,11 @@ class Manifest:
         return out
 
     def finished(self, expected_keys: dict[str, dict[str, str]], root: Path) -> dict[str, dict]:
-        """Entries by item id whose keys match `expected_keys[id]` and whose video exists."""
+        """Entries by item id whose keys match `expected_keys[id]` and whose output file exists."""
         done = {}
         for e in self.entries():
             iid = e.get("id")
-            if iid in expected_keys and e.get("keys") == expected_keys[iid] and (root / e.get("video", "")).is_file():
+            if iid in expected_keys and e.get("keys") == expected_keys[iid] and output_exists(root, e):
                 done[iid] = e
         return done
 

@@ -90,7 +90,12 @@ def budget_bytes(cfg: RunConfig) -> int:
 def latent_tokens(height: int, width: int, frames: int, fps: float) -> int:
     """Video latent tokens (32x spatial, 8x temporal compression) + audio latent tokens."""
     video = ((frames - 1) // 8 + 1) * (height // 32) * (width // 32)
-    return video + int(frames / fps * _AUDIO_TOKENS_PER_SECOND)
+    return video + audio_tokens(frames, fps)
+
+
+def audio_tokens(frames: int, fps: float) -> int:
+    """Audio latent tokens of a clip of `frames` at `fps`."""
+    return int(frames / fps * _AUDIO_TOKENS_PER_SECOND)
 
 
 def clip_frames(cfg: RunConfig) -> int:
@@ -179,7 +184,10 @@ def estimate(cfg: RunConfig, weights: dict[str, Path], stage_names: list[str] | 
     dtype_bytes = 4 if cfg.model.dtype == "float32" else 2
     q = cfg.model.quantization
     r = cfg.resolution
-    two_stage = cfg.pipeline.name != "one_stage"
+    from ltxmlx.pipelines.factory import pipeline_kind
+
+    kind = pipeline_kind(cfg.pipeline.name)
+    two_stage = kind.two_stage
     names = stage_names or (["text", "stage1", "upsample", "stage2", "decode"] if two_stage else
                             ["text", "stage1", "decode"])
     ltx = _ltx_config(weights.get("checkpoint"))
@@ -202,6 +210,9 @@ def estimate(cfg: RunConfig, weights: dict[str, Path], stage_names: list[str] | 
             h, wd = (r.height // 2, r.width // 2) if two_stage and first else (r.height, r.width)
             w, a = transformer, acts["diffusion"]
             units = latent_tokens(h, wd, clip_frames(cfg), r.fps) * width * (guidance_passes(cfg) if first else 1)
+            if not kind.video:  # audio tokens only, audio guidance passes (no cross-modal pass)
+                g = cfg.guider.audio
+                units = audio_tokens(clip_frames(cfg), r.fps) * width * (1 + (g.cfg != 1.0) + (g.stg != 0.0))
         elif name == "upsample":
             ups = _ltx_config(weights.get("spatial_upsampler"))
             w = (model_bytes("spatial_upsampler", ups, dtype_bytes) if ups
@@ -210,7 +221,8 @@ def estimate(cfg: RunConfig, weights: dict[str, Path], stage_names: list[str] | 
         elif name == "decode":
             files = {weights.get(k) for k in ("checkpoint", "video_vae", "audio_vae")} - {None}
             w = sum(_decoder_bytes(f, dtype_bytes) for f in files)
-            a, units = acts["decode"], clip_frames(cfg) * r.height * r.width
+            # An audio-only decode has no pixels; its small audio activations are within the base.
+            a, units = acts["decode"], clip_frames(cfg) * r.height * r.width if kind.video else 0
         else:
             continue
         out.append(StageMemory(name, int(w), int(a.base), int(a.per_unit * units)))

@@ -78,7 +78,7 @@ class RichProgress(NullProgress):
 
 
 def summary_table(stats: list[dict], n_videos: int, n_finished_before: int, run_dir: str) -> Table:
-    t = Table(title=f"{n_videos} videos in {run_dir}" + (f" ({n_finished_before} from an earlier run)" if n_finished_before else ""))
+    t = Table(title=f"{n_videos} outputs in {run_dir}" + (f" ({n_finished_before} from an earlier run)" if n_finished_before else ""))
     for col in ("stage", "computed", "cached", "seconds", "s / item", "peak GiB"):
         t.add_column(col, justify="right" if col != "stage" else "left")
     for s in stats:

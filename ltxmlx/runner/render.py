@@ -21,10 +21,11 @@ from ltxmlx.config.validate import validate_items
 
 @dataclass(frozen=True)
 class RenderResult:
-    """video: uint8 (F, H, W, 3); audio: float32 (2, samples) ((2, 0) in video-only mode)."""
+    """video: uint8 (F, H, W, 3) (None from an audio-only pipeline); audio: float32 (2, samples)
+    ((2, 0) in video-only mode)."""
 
     item: RenderItem
-    video: np.ndarray
+    video: np.ndarray | None
     audio: np.ndarray
     fps: float
     audio_sample_rate: int
@@ -86,5 +87,5 @@ def render(cfg: PipelineConfig, items: Sequence[RenderItem], batch_size: int = 1
                 for i, out in zip(group, result):
                     outputs[i] = out
     final = stages[-1]
-    return [RenderResult(item, np.array(out["video"]), np.array(out["audio"]), final.fps,
+    return [RenderResult(item, np.array(out["video"]) if "video" in out else None, np.array(out["audio"]), final.fps,
                          final.audio_sample_rate) for item, out in zip(items, outputs)]

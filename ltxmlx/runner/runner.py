@@ -4,8 +4,9 @@ Stage-major (default): every pending item goes through stage 1 in batches, then 
 stage's models are built (entered) only if some item needs it and freed after it. Item-major: one
 item at a time through all stages (first videos early; every model stays resident once built).
 Every non-final stage output is cached per item (`StageCache`), so a rerun resumes at the first
-missing stage. The final stage returns {"video", "audio"}, which becomes the mp4; items whose keys
-are identical in a stage (e.g. the text stage of one prompt under several seeds) are computed once.
+missing stage. The final stage returns {"video", "audio"}, which becomes the mp4 ({"audio"} alone, from
+an audio-only pipeline: a wav); items whose keys are identical in a stage (e.g. the text stage of one
+prompt under several seeds) are computed once.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Callable, Sequence
 
 import mlx.core as mx
@@ -23,6 +25,7 @@ import numpy as np
 from ltxmlx.config.plan import Plan, PlannedItem, shape_signature
 from ltxmlx.errors import RunInterrupted, ShapeError
 from ltxmlx.media.contact_sheet import SheetCell, save_thumbnail, write_contact_sheet
+from ltxmlx.media.audio import waveform_picture, write_wav
 from ltxmlx.media.video import write_mp4
 from ltxmlx.pipelines.api import Stage, StageContractError
 from ltxmlx.runner.render import run_stage
@@ -58,12 +61,14 @@ class Runner:
     def __init__(self, stages: Sequence[Stage], plan: Plan, run_dir: RunDir, cache: StageCache, *,
                  order: str = "stage_major", crf: int = 19, contact_sheet: bool = True,
                  video_metadata: Callable[[PlannedItem], dict] | None = None, progress=None,
-                 should_stop: Callable[[], bool] | None = None, shared: bool = False):
+                 should_stop: Callable[[], bool] | None = None, shared: bool = False,
+                 still_frame_mp4: bool = False):
         """shared: a fleet worker rendering its share of a run directory that its coordinator owns
-        (holds the lock and keeps status.json): this runner takes no lock and writes no status."""
+        (holds the lock and keeps status.json): this runner takes no lock and writes no status.
+        still_frame_mp4: an audio-only item also gets an mp4 of its waveform picture with its audio."""
         self.stages, self.plan, self.run_dir, self.cache = list(stages), plan, run_dir, cache
         self.should_stop = should_stop or (lambda: False)
-        self.shared = shared
+        self.shared, self.still_frame_mp4 = shared, still_frame_mp4
         self.order, self.crf, self.want_sheet = order, crf, contact_sheet
         self.video_metadata = video_metadata or (lambda p: {"id": p.item.id, "seed": p.item.seed})
         self.progress = progress or NullProgress()
@@ -132,9 +137,10 @@ class Runner:
                                 leave=lambda stage: stage.__exit__(None, None, None))
         finished = self.manifest.finished(expected, self.run_dir.root)
         entries = [finished[p.item.id] for p in self.plan.items if p.item.id in finished]
-        if self.want_sheet and entries:
+        pictures = [e for e in entries if "thumbnail" in e]  # audio-only items have no picture
+        if self.want_sheet and pictures:
             cells = [SheetCell(e["prompt"], f"seed {e['seed']} {e['id'][:6]}", self.run_dir.root / e["thumbnail"])
-                     for e in entries]
+                     for e in pictures]
             write_contact_sheet(cells, self.run_dir.contact_sheet)
         return RunResult(list(self.stats.values()), entries, len(done_before), self.computed_keys)
 
@@ -233,10 +239,37 @@ class Runner:
         return outputs, time.perf_counter() - t0, memory.peak_bytes()
 
     def _finish_item(self, stage: Stage, p: PlannedItem, out: dict) -> None:
-        if "video" not in out or "audio" not in out:
-            raise StageContractError(f"final stage {stage.name!r} must return 'video' and 'audio', got {sorted(out)}")
-        video = np.array(out["video"])
+        if "audio" not in out:
+            raise StageContractError(f"final stage {stage.name!r} must return 'audio' (and 'video' unless the "
+                                     f"pipeline is audio-only), got {sorted(out)}")
         audio = np.array(out["audio"].astype(mx.float32))
+        if "video" in out:
+            files = self._write_video(stage, p, np.array(out["video"]), audio)
+        else:  # an audio-only pipeline: a wav, no thumbnail
+            rel_audio = f"audio/{Path(p.video_name()).stem}.wav"
+            (self.run_dir.root / "audio").mkdir(exist_ok=True)
+            write_wav(self.run_dir.root / rel_audio, audio, stage.audio_sample_rate)
+            files = {"audio": rel_audio, "duration_s": round(audio.shape[1] / stage.audio_sample_rate, 6)}
+            if self.still_frame_mp4:
+                still = waveform_picture(audio)[None]
+                frames = max(1, round(files["duration_s"] * stage.fps))
+                files.update(self._write_video(stage, p, np.repeat(still, frames, axis=0), audio))
+        # Stages may note what an item's result depends on beyond its seed (e.g. a sampler's own seeds).
+        notes = {s.name: s.item_notes(p.item) for s in self.stages if callable(getattr(s, "item_notes", None))}
+        notes = {name: n for name, n in notes.items() if n}
+        self.manifest.append({
+            "id": p.item.id, "prompt": p.item.prompt, "negative_prompt": p.item.negative_prompt,
+            "seed": p.item.seed, "conditioning": p.conditioning, **files,
+            "keys": p.keys, "timings_s": {k: round(v, 4) for k, v in self.timings[p.item.id].items()},
+            "cached_stages": [s.name for s in self.stages if s.name not in self.timings[p.item.id]],
+            "peak_memory_bytes": self.peaks[p.item.id],
+            "fps": stage.fps, "audio_sample_rate": stage.audio_sample_rate,
+            "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            **({"notes": notes} if notes else {}),
+        })
+
+    def _write_video(self, stage: Stage, p: PlannedItem, video: np.ndarray, audio: np.ndarray) -> dict:
+        """The item's mp4 and thumbnail; their manifest fields."""
         if video.dtype != np.uint8:
             raise ShapeError(f"{stage.name}: video must be uint8 (F, H, W, 3), got {video.dtype} {video.shape}")
         rel_video = f"videos/{p.video_name()}"
@@ -244,16 +277,4 @@ class Runner:
                   crf=self.crf, metadata=self.video_metadata(p))
         rel_thumb = f"thumbs/{p.item.id}.png"
         save_thumbnail(video, self.run_dir.root / rel_thumb)
-        # Stages may note what an item's result depends on beyond its seed (e.g. a sampler's own seeds).
-        notes = {s.name: s.item_notes(p.item) for s in self.stages if callable(getattr(s, "item_notes", None))}
-        notes = {name: n for name, n in notes.items() if n}
-        self.manifest.append({
-            "id": p.item.id, "prompt": p.item.prompt, "negative_prompt": p.item.negative_prompt,
-            "seed": p.item.seed, "conditioning": p.conditioning, "video": rel_video, "thumbnail": rel_thumb,
-            "keys": p.keys, "timings_s": {k: round(v, 4) for k, v in self.timings[p.item.id].items()},
-            "cached_stages": [s.name for s in self.stages if s.name not in self.timings[p.item.id]],
-            "peak_memory_bytes": self.peaks[p.item.id],
-            "frames": int(video.shape[0]), "fps": stage.fps, "audio_sample_rate": stage.audio_sample_rate,
-            "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            **({"notes": notes} if notes else {}),
-        })
+        return {"video": rel_video, "thumbnail": rel_thumb, "frames": int(video.shape[0])}

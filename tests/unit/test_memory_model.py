@@ -65,3 +65,20 @@ def test_dry_run_prints_batch_and_peak_per_stage(tmp_path):
         assert any(line.strip().startswith(stage) and "fits batch" in line and "peak" in line
                    for line in out.splitlines()), out[-2000:]
     assert "memory estimate (budget 4.0 GiB" in out
+
+
+def test_audio_only_pipeline_plans_for_audio_tokens_and_no_pixels(tmp_path):
+    from ltxmlx.runner.job import resolve_weights
+    from ltxmlx.runner.memory import estimate
+
+    def est(job, *extra):
+        cfg = to_run_config(compose_config([f"+job={job}", "seeds=one", f"paths.cache={tmp_path}", *extra]))
+        _, weights = resolve_weights(cfg, download=True)
+        return {s.stage: s for s in estimate(cfg, weights, ["text", "stage1", "decode"]).stages}
+
+    video = est("t2a", "pipeline=one_stage", "resolution.height=512", "resolution.width=512")
+    audio = est("t2a", "resolution.height=512", "resolution.width=512")
+    # The audio stream is a small share of the tokens; the picture size does not count at all.
+    assert 0 < audio["stage1"].per_item_bytes < 0.2 * video["stage1"].per_item_bytes
+    assert audio["stage1"].per_item_bytes == est("t2a")["stage1"].per_item_bytes
+    assert audio["decode"].per_item_bytes == 0 < video["decode"].per_item_bytes
