@@ -29,12 +29,15 @@ def submit(argv: list[str], db: str | Path | None = None, priority: int = 0) -> 
         if cfg.runner.dry_run:
             raise ConfigError("runner.dry_run", True, "false for a queued job (use `python -m ltxmlx.run` for a dry run)")
     entries = []
+    sweep_dir = None
     for n, (job, cfg) in enumerate(zip(checked.jobs, checked.configs)):
         hydra = compose_config(job, with_hydra=True).hydra
         if checked.multirun:
             exclude = set(hydra.job.config.override_dirname.exclude_keys)
             swept = ",".join(sorted(o for o in job if _key(o) not in exclude))
-            sweep_dir = Path(hydra.sweep.dir).expanduser().absolute()
+            # One sweep directory for all points: each compose resolves `${now:...}` anew, and a
+            # second may tick between two of them.
+            sweep_dir = sweep_dir or Path(hydra.sweep.dir).expanduser().absolute()
             entries.append((job, cfg, sweep_dir / f"{n}_{bounded_slug(swept)}", str(sweep_dir)))
         else:
             entries.append((job, cfg, Path(hydra.run.dir).expanduser().absolute(), None))
