@@ -12,7 +12,7 @@ Also: the relative RMS error of one full-size transformer forward (stage-1 shape
 for each quantized mode against the unquantized bf16 model with the same weights.
 
 The result's `calibration` gives, per stage, weights / base / per-item bytes in the units of
-`ltxmlx.runner.memory.ACTIVATIONS` (from batch 1 and batch 2 peaks) for the lead to paste there.
+`ltxmlx.runner.memory.ACTIVATIONS` (from batch 1 and batch 2 peaks), to paste there.
 
 GPU: ``python bench/memory_e2e.py`` (modes none,int8,int4; batches 1,2). CPU smoke run (tiny model,
 about a minute): ``python bench/memory_e2e.py --small``.
