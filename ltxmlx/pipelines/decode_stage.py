@@ -35,6 +35,17 @@ def item_diffusion_steps(decoder, latent: mx.array, item: RenderItem):
     return diffusion_decode_steps(decoder, latent, noise)
 
 
+def audio_models(files, dtype: mx.Dtype) -> tuple[object, object]:
+    """(audio decoder, vocoder) from the audio VAE file (the single file on LTX-2 / 2.3)."""
+    return build("audio_decoder", files.audio_vae_file, dtype=dtype), build("vocoder", files.audio_vae_file, dtype=dtype)
+
+
+def decode_audio(decoder, vocoder, latent: mx.array) -> tuple[mx.array, mx.array]:
+    """(mel, waveform float32 (B, 2, samples)) of an audio latent (B, C, T, M); graph only."""
+    mel = decoder(latent.astype(decoder.conv_in.conv.weight.dtype))
+    return mel, vocoder(mel).astype(mx.float32)
+
+
 def to_uint8(frames: mx.array) -> mx.array:
     """RGB in [0, 1] -> uint8 by clamp, x255 and truncation (the official video writer's conversion)."""
     return (mx.clip(frames, 0.0, 1.0) * 255.0).astype(mx.uint8)
@@ -75,8 +86,7 @@ class DecodeStage:
         dtype, files = mx_dtype(self.cfg.dtype), self.cfg.files
         self._video = build(VIDEO_DECODERS[self.cfg.video_decoder], files.video_vae_file, dtype=dtype)
         if self.cfg.audio:
-            self._audio = build("audio_decoder", files.audio_vae_file, dtype=dtype)
-            self._vocoder = build("vocoder", files.audio_vae_file, dtype=dtype)
+            self._audio, self._vocoder = audio_models(files, dtype)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -115,8 +125,7 @@ class DecodeStage:
         total = len(items)
         for i, (x, out) in enumerate(zip(inputs, videos)):
             if self.cfg.audio:
-                mel = self._audio(x["audio_latent"].astype(self._audio.conv_in.conv.weight.dtype))
-                waveform = self._vocoder(mel).astype(mx.float32)
+                mel, waveform = decode_audio(self._audio, self._vocoder, x["audio_latent"])
                 yield StepEvent(self.name, i + 1, total, {"mel": mel, "waveform": waveform})
                 out["audio"] = waveform[0]
             else:

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field, replace
 import mlx.core as mx
 
 from ltxmlx.errors import ConfigError, ShapeError
-from ltxmlx.loader import build
 from ltxmlx.pipelines.api import RenderItem, Stage, StageOutputs, StepEvent
 from ltxmlx.pipelines.config import PipelineConfig
+from ltxmlx.pipelines.decode_stage import audio_models, decode_audio
 from ltxmlx.pipelines.denoise import Contexts, Guidance
 from ltxmlx.pipelines.diffusion_stage import DiffusionStage
 from ltxmlx.pipelines.kinds import BuildContext
@@ -90,9 +90,7 @@ class AudioDecodeStage:
                 "audio_vae": file_identity(self.cfg.files.audio_vae_file), "dtype": self.cfg.dtype}
 
     def __enter__(self) -> AudioDecodeStage:
-        dtype, path = mx_dtype(self.cfg.dtype), self.cfg.files.audio_vae_file
-        self._audio = build("audio_decoder", path, dtype=dtype)
-        self._vocoder = build("vocoder", path, dtype=dtype)
+        self._audio, self._vocoder = audio_models(self.cfg.files, mx_dtype(self.cfg.dtype))
         return self
 
     def __exit__(self, *exc) -> None:
@@ -113,8 +111,8 @@ class AudioDecodeStage:
             raise RuntimeError(f"stage {self.name!r} must be entered (with-block) before run")
         outputs = []
         for i, x in enumerate(inputs):
-            mel = self._audio(x["audio_latent"].astype(self._audio.conv_in.conv.weight.dtype))
-            waveform = self._vocoder(mel).astype(mx.float32)[0]
+            mel, waveform = decode_audio(self._audio, self._vocoder, x["audio_latent"])
+            waveform = waveform[0]
             yield StepEvent(self.name, i + 1, len(items), {"mel": mel, "waveform": waveform})
             outputs.append({"audio": self._fit(waveform, items[i])})
         return outputs
