@@ -46,10 +46,12 @@ class TextStage:
             "max_length": self.max_length, "dtype": self.cfg.dtype, **quantization_key(self.cfg),
         }
 
-    def quantized_file(self) -> Path | None:
-        """The text encoder's quantized-weights cache file (None with plain weights)."""
-        return text_encoder_kind(self.kind).quantized_file(self.cfg.files.text_encoder, mx_dtype(self.cfg.dtype),
-                                                           self.cfg.quantization, self.cfg.quant_cache_dir)
+    def quantized_file(self) -> dict[str, Path]:
+        """The quantized-weights cache files of the text encoder and the embeddings processor, by
+        component (empty with plain weights)."""
+        return text_encoder_kind(self.kind).quantized_files(
+            self.cfg.files.text_encoder, self.cfg.files.checkpoint, mx_dtype(self.cfg.dtype),
+            self.cfg.quantization, self.cfg.quant_cache_dir)
 
     def __enter__(self) -> TextStage:
         # Only headers and the tokenizer load here; Gemma itself on the first prompt-cache miss.

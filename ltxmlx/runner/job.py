@@ -82,12 +82,15 @@ def auto_frames(cfg: RunConfig, resolved: RunConfig, stages: list, cache: StageC
 
 
 def quantized_files(stages: list) -> dict[str, str]:
-    """{stage name: quantized-weights cache file} of the stages that build quantized models."""
+    """{stage name: quantized-weights cache file} of the stages that build quantized models; a stage
+    building several ({component: file}) gets one entry per component, "<stage>.<component>"."""
     out = {}
     for stage in stages:
-        path = stage.quantized_file() if hasattr(stage, "quantized_file") else None
-        if path is not None:
-            out[stage.name] = str(path)
+        found = stage.quantized_file() if hasattr(stage, "quantized_file") else None
+        if isinstance(found, dict):
+            out.update({f"{stage.name}.{component}": str(path) for component, path in found.items()})
+        elif found is not None:
+            out[stage.name] = str(found)
     return out
 
 

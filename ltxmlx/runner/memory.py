@@ -25,7 +25,7 @@ import mlx.core as mx
 from mlx.utils import tree_flatten
 
 from ltxmlx.config.schema import RunConfig
-from ltxmlx.errors import CheckpointError
+from ltxmlx.errors import CheckpointError, ConfigError
 from ltxmlx.generations import GENERATIONS
 from ltxmlx.loader import quantize
 from ltxmlx.loader.checkpoint import open_checkpoint
@@ -201,10 +201,11 @@ def estimate(cfg: RunConfig, weights: dict[str, Path], stage_names: list[str] | 
     out = []
     for name in names:
         if name == "text":
-            w, states = _gemma(weights.get("text_encoder"), dtype_bytes, q)
+            w, hidden, layers = _gemma(weights.get("text_encoder"), dtype_bytes, q)
             if not w and gen is not None and not cfg.model.tiny:
                 w = int(gen.text_encoder_bytes * fallback)
-            a, units = acts["text"], negatives * TEXT_MAX_LENGTH * states
+            w += _processor_bytes(ltx, hidden, layers, dtype_bytes, q)
+            a, units = acts["text"], negatives * TEXT_MAX_LENGTH * hidden * layers
         elif name.startswith("stage"):
             first = name == "stage1"
             h, wd = (r.height // 2, r.width // 2) if two_stage and first else (r.height, r.width)
@@ -246,8 +247,9 @@ def _transformer_width(config: dict | None) -> int:
     return int(t.get("num_attention_heads", 32)) * int(t.get("attention_head_dim", 128))
 
 
-def _gemma(folder: Path | None, dtype_bytes: int, quantization: str) -> tuple[int, int]:
-    """(weight bytes, hidden-state elements per token kept for the feature extractor) of a Gemma folder."""
+def _gemma(folder: Path | None, dtype_bytes: int, quantization: str) -> tuple[int, int, int]:
+    """(weight bytes, hidden width, hidden states kept for the feature extractor) of a Gemma folder
+    (Gemma 3) or packed file (Gemma 4)."""
     if folder is not None and Path(folder).is_file():  # a Gemma 4 packed file (LTX-2.5)
         from ltxmlx.text_encoders.gemma4.config import Gemma4TextConfig
 
@@ -258,13 +260,28 @@ def _gemma(folder: Path | None, dtype_bytes: int, quantization: str) -> tuple[in
             weights //= 2
         elif quantization in ("int4", "mxfp4", "nvfp4"):
             weights //= 4
-        return weights, text4.hidden_size * text4.num_hidden_states
+        return weights, text4.hidden_size, text4.num_hidden_states
     config_file = Path(folder) / "config.json" if folder is not None else None
     if config_file is None or not config_file.is_file():
-        return _file_bytes(folder), 3840 * 49  # Gemma 3 12B's width x (layers + 1)
+        return _file_bytes(folder), 3840, 49  # Gemma 3 12B's width and layers + 1
     config = json.loads(config_file.read_text())
     text = Gemma3TextConfig.from_config(config)
-    return model_bytes("gemma3", config, dtype_bytes, quantization), text.hidden_size * (text.num_hidden_layers + 1)
+    return model_bytes("gemma3", config, dtype_bytes, quantization), text.hidden_size, text.num_hidden_layers + 1
+
+
+def _processor_bytes(ltx: dict | None, hidden: int, layers: int, dtype_bytes: int, quantization: str) -> int:
+    """The embeddings processor's weights (feature extractor + connectors), quantized as the build will;
+    0 without the LTX config (its activations' base then covers it)."""
+    if not ltx or "transformer" not in ltx:
+        return 0
+    from ltxmlx.text_encoders.gemma.embeddings_processor import TEXT_ENCODER_SECTION
+
+    config = {**ltx, TEXT_ENCODER_SECTION: {"hidden_size": hidden, "num_hidden_states": layers}}
+    try:
+        return model_bytes("embeddings_processor", config, dtype_bytes, quantization)
+    except (ConfigError, KeyError, TypeError, ValueError) as e:
+        log.info("memory estimate without the embeddings processor: %s", e)
+        return 0
 
 
 def _decoder_bytes(path: Path | None, dtype_bytes: int) -> int:

@@ -35,9 +35,9 @@ class PromptEncoderFn(Protocol):
     ) -> PromptEncoder: ...
 
 
-class QuantizedFileFn(Protocol):
-    def __call__(self, text_encoder: str | Path, dtype: mx.Dtype, quantization: str,
-                 quant_cache_dir: str | Path | None) -> Path | None: ...
+class QuantizedFilesFn(Protocol):
+    def __call__(self, text_encoder: str | Path, transformer: str | Path, dtype: mx.Dtype, quantization: str,
+                 quant_cache_dir: str | Path | None) -> dict[str, Path]: ...
 
 
 @dataclass(frozen=True)
@@ -50,14 +50,15 @@ class TextEncoderKind:
     load(text_encoder, transformer, *, cache_dir, dtype, max_length, batch_size, quantization,
         quant_cache_dir): the pair's PromptEncoder; the models load on the first prompt-cache miss
         (quantized while loading when asked, through the quantized-weights cache).
-    quantized_file(text_encoder, dtype, quantization, quant_cache_dir): that cache's file (records).
+    quantized_files(text_encoder, transformer, dtype, quantization, quant_cache_dir): that cache's files,
+        {component: path} (records; empty when not quantizing or not caching).
     """
 
     name: str
     summary: str
     check: CheckFn
     load: PromptEncoderFn
-    quantized_file: QuantizedFileFn
+    quantized_files: QuantizedFilesFn
 
     def prompt_encoder(self, text_encoder: str | Path, transformer: str | Path, **options) -> PromptEncoder:
         """`check` the pair (headers only), then `load` its PromptEncoder with `options`."""

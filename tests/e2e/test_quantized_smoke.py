@@ -1,6 +1,7 @@
-"""`+job=smoke model.quantization=int8|int4` end to end: the run quantizes the transformer and Gemma,
-writes the quantized-weights cache and names it in the record; a second run renders from the cache
-alone (the source's transformer weights are overwritten in between and nothing changes)."""
+"""`+job=smoke model.quantization=int8|int4` end to end: the run quantizes the transformer, Gemma and the
+embeddings processor, writes the quantized-weights cache and names it in the record; a second run
+renders from the cache alone (the source's transformer and connector weights are overwritten in between
+and nothing changes)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from ltxmlx.media.probe import decode_video
 
 from tests.e2e.test_smoke import cli
 
+OVERWRITTEN = ("model.diffusion_model.transformer_blocks.", "model.diffusion_model.video_embeddings_connector.",
+               "model.diffusion_model.audio_embeddings_connector.")
 ONE_ITEM = ["prompts=[A red fox trots through fresh snow at dawn]", "seeds.values=[10]", "runner.batch_size=1"]
 
 
@@ -34,7 +37,8 @@ def render(env, run: Path, mode: str) -> tuple[dict, str, np.ndarray]:
 
 
 def overwrite_transformer_weights(path: Path) -> int:
-    """Fill every transformer tensor of the single file with 10.0, keeping its size and mtime."""
+    """Fill every transformer-block and text-connector tensor of the single file with 10.0, keeping its
+    size and mtime."""
     st = path.stat()
     data = bytearray(path.read_bytes())
     (n,) = struct.unpack("<Q", data[:8])
@@ -42,7 +46,7 @@ def overwrite_transformer_weights(path: Path) -> int:
     dtypes = {"F32": np.float32, "F16": np.float16}
     changed = 0
     for name, info in header.items():
-        if name.startswith("model.diffusion_model.transformer_blocks.") and info["dtype"] in dtypes:
+        if name.startswith(OVERWRITTEN) and info["dtype"] in dtypes:
             start, end = (8 + n + o for o in info["data_offsets"])
             data[start:end] = np.full((end - start) // np.dtype(dtypes[info["dtype"]]).itemsize, 10.0,
                                       dtypes[info["dtype"]]).tobytes()
@@ -56,14 +60,16 @@ def test_int8_renders_then_reuses_its_cache_without_the_source(env, tmp_path):
     record, log, first = render(env, tmp_path / "first", "int8")
     files = record["weights"]["quantized"]["files"]
     assert record["weights"]["quantized"]["mode"] == "int8"
-    assert set(files) == {"text", "stage1", "stage2"} and all(Path(f).is_file() for f in files.values())
+    assert set(files) == {"text.gemma3", "text.embeddings_processor", "stage1", "stage2"}
+    assert all(Path(f).is_file() for f in files.values())
     assert "Linear layers quantized to int8" in log
 
     source = Path(record["weights"]["checkpoint"]["path"])
     assert overwrite_transformer_weights(source) > 0
     record2, log2, second = render(env, tmp_path / "second", "int8")
     assert record2["weights"]["quantized"] == record["weights"]["quantized"]
-    assert "built transformer from the quantized cache" in log2 and "built gemma3 from the quantized cache" in log2
+    for component in ("transformer", "gemma3", "embeddings_processor"):
+        assert f"built {component} from the quantized cache" in log2
     assert "Linear layers quantized" not in log2  # nothing was quantized from a source file
     assert np.array_equal(first, second)  # the overwritten source weights were never read
 

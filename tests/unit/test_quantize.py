@@ -134,7 +134,7 @@ def test_unknown_mode_is_refused_with_the_valid_ones():
 
 
 def test_a_component_without_a_table_is_not_quantized():
-    with pytest.raises(CheckpointError, match="cannot be quantized.*quantizable components: gemma3, gemma4, trans"):
+    with pytest.raises(CheckpointError, match="cannot be quantized.*quantizable components: embeddings_processor, gemma3, gemma4, trans"):
         build("spatial_upsampler", PARITY / "common/tiny_spatial_upscaler_x2.safetensors", quantization="int8")
 
 

@@ -2,14 +2,16 @@
 
 The official code stacks the L hidden states to (B, T, D, L), normalizes, flattens with the layer
 index fastest (`d * L + l`) and applies one Linear(D*L -> out). We never build that (B, T, D*L)
-tensor (6 GB for 16 prompts of the 12B model): with W viewed as (out, D, L), the Linear is the sum
-over layers of `normed_l @ W[:, :, l].T`, and both normalizations act on each layer separately.
-Statistics are computed in float32 whatever the model dtype.
+tensor whole (6 GB for 16 prompts of the 12B model): it is built and multiplied a few tokens at a
+time (`_flat_linear`), each layer normalized on the fly from statistics computed beforehand, so the
+Linear can be any Linear, a quantized one included. Statistics are computed in float32 whatever the
+model dtype.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import mlx.core as mx
 from mlx import nn
@@ -30,14 +32,28 @@ def _check(states: list[mx.array], mask: mx.array, hidden: int, layers: int) -> 
             )
 
 
-def _layer_linear(normed: list[mx.array], linear: nn.Linear, hidden: int) -> mx.array:
-    """linear(flatten_{d, l}(stack(normed, -1))) without materializing the flattened input."""
-    w = linear.weight.reshape(linear.weight.shape[0], hidden, len(normed))
-    out = None
-    for i, x in enumerate(normed):
-        y = x.astype(w.dtype) @ w[:, :, i].T
-        out = y if out is None else out + y
-    return out + linear.bias if "bias" in linear else out
+# Elements of one token block's flattened (rows, D*L) input: 128 Mi (256 MiB in bf16).
+_BLOCK_ELEMENTS = 1 << 27
+
+
+def _input_dtype(linear: nn.Module) -> mx.Dtype:
+    """The dtype a Linear multiplies in: its weight's, or a quantized one's scales'."""
+    return linear.scales.dtype if "scales" in linear else linear.weight.dtype
+
+
+def _flat_linear(layers: int, shape: tuple[int, int, int], normed: Callable[[int, slice], mx.array],
+                 linear: nn.Module) -> mx.array:
+    """linear(flatten_{d, l}(stack([normed(l) for l], -1))) for (B, T, D) states, a block of tokens at
+    a time; `normed(l, tokens)` gives layer l's normalized (B, t, D) float32 slice."""
+    b, t, d = shape
+    dtype = _input_dtype(linear)
+    rows = max(1, _BLOCK_ELEMENTS // (b * d * layers))
+    out = []
+    for start in range(0, t, rows):
+        tokens = slice(start, min(t, start + rows))
+        x = mx.stack([normed(i, tokens).astype(dtype) for i in range(layers)], axis=-1)
+        out.append(linear(x.reshape(b, x.shape[1], d * layers)))
+    return out[0] if len(out) == 1 else mx.concatenate(out, axis=1)
 
 
 class FeatureExtractorV1(nn.Module):
@@ -54,14 +70,19 @@ class FeatureExtractorV1(nn.Module):
         _check(states, mask, self.hidden, self.num_states)
         valid = (mask != 0)[:, :, None]
         count = valid.astype(mx.float32).sum(axis=(1, 2), keepdims=True) * self.hidden
-        normed = []
+        stats = []
         for h in states:
             h = h.astype(mx.float32)
             mean = mx.where(valid, h, 0.0).sum(axis=(1, 2), keepdims=True) / (count + _EPS)
             lo = mx.where(valid, h, math.inf).min(axis=(1, 2), keepdims=True)
             hi = mx.where(valid, h, -math.inf).max(axis=(1, 2), keepdims=True)
-            normed.append(mx.where(valid, 8.0 * (h - mean) / (hi - lo + _EPS), 0.0))
-        features = _layer_linear(normed, self.aggregate_embed, self.hidden)
+            stats.append((mean, hi - lo + _EPS))
+
+        def normed(i: int, tokens: slice) -> mx.array:
+            mean, spread = stats[i]
+            return mx.where(valid[:, tokens], 8.0 * (states[i][:, tokens].astype(mx.float32) - mean) / spread, 0.0)
+
+        features = _flat_linear(self.num_states, states[0].shape, normed, self.aggregate_embed)
         return features, features
 
 
@@ -72,6 +93,7 @@ class FeatureExtractorV2(nn.Module):
     def __init__(self, hidden: int, num_states: int, video_dim: int, audio_dim: int):
         super().__init__()
         self.hidden, self.num_states = hidden, num_states
+        self.video_dim, self.audio_dim = video_dim, audio_dim
         self.video_aggregate_embed = nn.Linear(hidden * num_states, video_dim)
         self.audio_aggregate_embed = nn.Linear(hidden * num_states, audio_dim)
 
@@ -79,13 +101,14 @@ class FeatureExtractorV2(nn.Module):
         """states: L arrays (B, T, D); mask: (B, T) -> video (B, T, Dv), audio (B, T, Da)."""
         _check(states, mask, self.hidden, self.num_states)
         valid = (mask != 0)[:, :, None]
-        normed = []
-        for h in states:
-            h = h.astype(mx.float32)
-            rms = mx.rsqrt(mx.mean(h * h, axis=-1, keepdims=True) + _EPS)
-            normed.append(mx.where(valid, h * rms, 0.0))
         out = []
-        for linear in (self.video_aggregate_embed, self.audio_aggregate_embed):
-            scale = math.sqrt(linear.weight.shape[0] / self.hidden)
-            out.append(_layer_linear([x * scale for x in normed], linear, self.hidden))
+        for linear, width in ((self.video_aggregate_embed, self.video_dim), (self.audio_aggregate_embed, self.audio_dim)):
+            scale = math.sqrt(width / self.hidden)
+
+            def normed(i: int, tokens: slice, scale: float = scale) -> mx.array:
+                h = states[i][:, tokens].astype(mx.float32)
+                rms = mx.rsqrt(mx.mean(h * h, axis=-1, keepdims=True) + _EPS)
+                return mx.where(valid[:, tokens], h * rms, 0.0) * scale
+
+            out.append(_flat_linear(self.num_states, states[0].shape, normed, linear))
         return out[0], out[1]

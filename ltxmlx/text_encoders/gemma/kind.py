@@ -10,7 +10,7 @@ from ltxmlx.errors import CheckpointError
 from ltxmlx.loader.checkpoint import open_checkpoint
 from ltxmlx.text_encoders.compat import GEMMA3_MODEL_TYPES, check_gemma_version
 from ltxmlx.text_encoders.gemma.config import Gemma3TextConfig
-from ltxmlx.text_encoders.gemma.loading import quantized_gemma_file
+from ltxmlx.text_encoders.gemma.loading import quantized_gemma_files
 from ltxmlx.text_encoders.gemma.loading import load_prompt_encoder
 from ltxmlx.text_encoders.kind import TextEncoderKind
 
@@ -60,5 +60,5 @@ GEMMA3 = TextEncoderKind(
     summary="a Hugging Face Gemma 3 folder (LTX-2, LTX-2.3)",
     check=check,
     load=load_prompt_encoder,
-    quantized_file=quantized_gemma_file,
+    quantized_files=quantized_gemma_files,
 )

@@ -118,12 +118,21 @@ def _build_gemma(ckpt: Checkpoint, dtype: mx.Dtype, quantization: str, quant_cac
                  quant_cache=cache_for(quantization, quant_cache_dir))
 
 
-def quantized_gemma_file(folder: str | Path, dtype: mx.Dtype, quantization: str,
-                         quant_cache_dir: str | Path | None) -> Path | None:
-    """The quantized-cache file a Gemma build reads or writes (None: not quantizing or no cache)."""
+def _build_processor(ltx: Checkpoint, dtype: mx.Dtype, quantization: str, quant_cache_dir: str | Path | None):
+    return build("embeddings_processor", ltx, dtype=dtype, quantization=quantization,
+                 quant_cache=cache_for(quantization, quant_cache_dir))
+
+
+def quantized_gemma_files(folder: str | Path, ltx_file: str | Path, dtype: mx.Dtype, quantization: str,
+                          quant_cache_dir: str | Path | None) -> dict[str, Path]:
+    """{component: quantized-cache file} that the Gemma and embeddings-processor builds read or write
+    (empty: not quantizing or no cache)."""
     if cache_for(quantization, quant_cache_dir) is None:
-        return None
-    return entry_file("gemma3", open_gemma_checkpoint(folder), dtype, quantization, quant_cache_dir)
+        return {}
+    ckpt = open_gemma_checkpoint(folder)
+    processor = with_text_encoder_config(ltx_file, Gemma3TextConfig.from_config(ckpt.config))
+    return {c: entry_file(c, src, dtype, quantization, quant_cache_dir)
+            for c, src in (("gemma3", ckpt), ("embeddings_processor", processor))}
 
 
 def load_gemma_text_encoder(
@@ -173,7 +182,8 @@ def load_prompt_encoder(
     """The whole text path from files. Only headers, samples and the tokenizer are read now (for the
     cache identity); Gemma and the processor are built when a prompt misses the cache.
     trim_padding: see `GemmaTextEncoder`; part of the cache identity (the rounding differs).
-    quantization / quant_cache_dir: Gemma's weights (see `ltxmlx.loader.build`); part of the identity."""
+    quantization / quant_cache_dir: Gemma's and the processor's weights (see `ltxmlx.loader.build`); part
+    of the identity."""
     ckpt = open_gemma_checkpoint(gemma_folder)
     gemma_config = Gemma3TextConfig.from_config(ckpt.config)
     tok = load_tokenizer(tokenizer if tokenizer is not None else Path(gemma_folder), max_length)
@@ -183,7 +193,7 @@ def load_prompt_encoder(
     return PromptEncoder(
         load_gemma=lambda: GemmaTextEncoder(_build_gemma(ckpt, dtype, quantization, quant_cache_dir), tok,
                                             gemma_id, trim_padding),
-        load_processor=lambda: build("embeddings_processor", ltx, dtype=dtype),
+        load_processor=lambda: _build_processor(ltx, dtype, quantization, quant_cache_dir),
         identity=identity,
         cache=PromptCache(cache_dir, identity) if cache_dir is not None else None,
         batch_size=batch_size,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 from ltxmlx.errors import CheckpointError
-from ltxmlx.text_encoders.gemma4.loading import quantized_gemma4_file
+from ltxmlx.text_encoders.gemma4.loading import quantized_gemma4_files
 from ltxmlx.text_encoders.gemma4.loading import check_packed_pair, load_gemma4_prompt_encoder
 from ltxmlx.text_encoders.kind import TextEncoderKind
 
@@ -34,5 +34,5 @@ GEMMA4 = TextEncoderKind(
     summary="the packed Gemma 4 text-encoder file with its projection (LTX-2.5)",
     check=check,
     load=load_gemma4_prompt_encoder,
-    quantized_file=quantized_gemma4_file,
+    quantized_files=quantized_gemma4_files,
 )

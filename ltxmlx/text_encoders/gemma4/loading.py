@@ -128,12 +128,20 @@ def _build_gemma4(te: Checkpoint, dtype: mx.Dtype, quantization: str, quant_cach
                  quant_cache=cache_for(quantization, quant_cache_dir))
 
 
-def quantized_gemma4_file(text_encoder: str | Path, dtype: mx.Dtype, quantization: str,
-                          quant_cache_dir: str | Path | None) -> Path | None:
-    """The quantized-cache file a Gemma 4 build reads or writes (None: not quantizing or no cache)."""
+def _build_processor(view: Checkpoint, dtype: mx.Dtype, quantization: str, quant_cache_dir: str | Path | None):
+    return build("embeddings_processor", view, dtype=dtype, quantization=quantization,
+                 quant_cache=cache_for(quantization, quant_cache_dir))
+
+
+def quantized_gemma4_files(text_encoder: str | Path, transformer: str | Path, dtype: mx.Dtype, quantization: str,
+                           quant_cache_dir: str | Path | None) -> dict[str, Path]:
+    """{component: quantized-cache file} that the Gemma 4 and embeddings-processor builds read or write
+    (empty: not quantizing or no cache)."""
     if cache_for(quantization, quant_cache_dir) is None:
-        return None
-    return entry_file("gemma4", open_gemma4_checkpoint(text_encoder), dtype, quantization, quant_cache_dir)
+        return {}
+    te = open_gemma4_checkpoint(text_encoder)
+    return {c: entry_file(c, src, dtype, quantization, quant_cache_dir)
+            for c, src in (("gemma4", te), ("embeddings_processor", embeddings_processor_checkpoint(te, transformer)))}
 
 
 def load_gemma4_prompt_encoder(
@@ -161,7 +169,7 @@ def load_gemma4_prompt_encoder(
     return PromptEncoder(
         load_gemma=lambda: GemmaTextEncoder(_build_gemma4(te, dtype, quantization, quant_cache_dir), tok,
                                             gemma_id, trim_padding),
-        load_processor=lambda: build("embeddings_processor", view, dtype=dtype),
+        load_processor=lambda: _build_processor(view, dtype, quantization, quant_cache_dir),
         identity=identity,
         cache=PromptCache(cache_dir, identity) if cache_dir is not None else None,
         batch_size=batch_size,
