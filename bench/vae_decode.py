@@ -7,10 +7,12 @@ as the pipelines' decode stage does (mx.eval per tile and per chunk); median sec
 the decoder's own peak estimate.
 
 `--calibrate` instead measures a grid of decode paths (untiled; overlapping tiles; streamed chunks of
-1-8 latents, whole frames and spatial tiles) and fits, per decoder generation and path, the constant of
-`ltxmlx.model.video_vae.memory.ACTIVATION_FACTORS` that minimizes the largest relative error of the
-estimate against the measured activation peak (peak - weights - latent); it prints the table to paste
-(`ACTIVATION_FACTORS["gpu"]`, or `["cpu"]` for a CPU run) and each case's error with it.
+1-8 latents, in steps of fewer frames, whole frames and spatial tiles) and fits, per decoder generation
+and path, the constants of `ltxmlx.model.video_vae.memory.ACTIVATION_FACTORS` (a `Fit`) that minimize
+the largest relative error of the estimate against the measured activation peak (peak - weights -
+latent); it prints the table to paste (`["gpu"]`, or `["cpu"]` for a CPU run) and each case's error.
+`--refit FILE` fits again from a calibration result without measuring. `--trace`: per-step memory of
+streamed decodes (what is held between steps, what one step adds).
 
     python bench/vae_decode.py                      # on the GPU machine
     python bench/vae_decode.py --calibrate          # on the GPU machine: fitted constants as JSON
@@ -20,6 +22,7 @@ estimate against the measured activation peak (peak - weights - latent); it prin
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import sys
@@ -42,11 +45,11 @@ from ltxmlx.model.video_vae import (
     decode_steps,
     estimate_decode_bytes,
 )
-from ltxmlx.model.video_vae.memory import estimate_terms  # noqa: E402
+from ltxmlx.model.video_vae.memory import GIB, Fit, estimate_terms  # noqa: E402
 
 MANIFESTS = {"19b": "manifest_ltx2_19b.json", "22b": "manifest_ltx23_22b.json"}
 OFFICIAL_TILING = TilingConfig(tile_frames=10, frame_overlap=4, tile_size=24, spatial_overlap=2)
-GB = 1024**3
+GB = GIB
 
 
 def vae_config(gen: str, small: bool) -> dict:
@@ -105,6 +108,27 @@ def time_case(decoder, latent, tiling, budget: int | None, warmups: int, runs: i
     }
 
 
+def trace(decoder: VideoDecoder, latent: mx.array, tiling) -> dict:
+    """Where a streamed decode's memory goes: per step, the memory still held after it (carried
+    frames, queues, finished frames) and its own peak above what it started with."""
+    run_decode(decoder, latent, tiling, None)  # warm-up: kernels and plans
+    mx.synchronize()
+    mx.clear_cache()
+    base = mx.get_active_memory()
+    held, peaks = [], []
+    for step in decode_steps(decoder, latent, tiling=tiling):
+        before = mx.get_active_memory()
+        mx.reset_peak_memory()
+        mx.eval(step.state)
+        peaks.append(mx.get_peak_memory() - before)
+        held.append(mx.get_active_memory() - base)
+    worst = max(range(len(peaks)), key=lambda i: held[i] + peaks[i])
+    return {"tiling": repr(tiling), "steps": len(peaks), "max_held_gb": max(held) / GB,
+            "max_step_peak_gb": max(peaks) / GB, "worst_step": worst, "worst_held_gb": held[worst] / GB,
+            "worst_step_peak_gb": peaks[worst] / GB, "held_gb": [round(h / GB, 3) for h in held],
+            "step_peak_gb": [round(p / GB, 3) for p in peaks]}
+
+
 def calibration_grid(small: bool) -> list[TilingConfig | None]:
     """Decode plans measured by --calibrate: every path, several chunk lengths and tile sizes."""
     if small:
@@ -112,6 +136,7 @@ def calibration_grid(small: bool) -> list[TilingConfig | None]:
             None,
             TilingConfig(tile_frames=3, frame_overlap=1, tile_size=2, spatial_overlap=1),
             *(TilingConfig(chunk_frames=c) for c in (1, 2)),
+            TilingConfig(chunk_frames=1, step_frames=4),
             TilingConfig(chunk_frames=1, tile_size=3, spatial_overlap=1),
         ]
     return [
@@ -119,21 +144,66 @@ def calibration_grid(small: bool) -> list[TilingConfig | None]:
         OFFICIAL_TILING,
         TilingConfig(tile_frames=8, frame_overlap=3, tile_size=16, spatial_overlap=2),
         *(TilingConfig(chunk_frames=c) for c in (1, 2, 3, 4, 8)),
+        *(TilingConfig(chunk_frames=1, step_frames=s) for s in (4, 2)),
         TilingConfig(chunk_frames=2, tile_size=24, spatial_overlap=2),
         TilingConfig(chunk_frames=1, tile_size=16, spatial_overlap=2),
     ]
 
 
-def fit_factor(rows: list[dict]) -> tuple[float, float]:
-    """The factor f minimizing max |f * scaled + fixed - measured| / measured over `rows`, and that error."""
-    ratios = [(r["measured"] - r["fixed"]) / r["scaled"] for r in rows]
-    lo, hi = max(min(ratios), 0.1), max(max(ratios), 0.1)
+def fit_constants(rows: list[dict]) -> tuple[Fit, float]:
+    """The `Fit` minimizing the largest |estimate - measured| / measured over `rows` (grid search over
+    non-negative constants), and that error."""
+    import numpy as np
 
-    def worst(f: float) -> float:
-        return max(abs(f * r["scaled"] + r["fixed"] - r["measured"]) / r["measured"] for r in rows)
+    step, carried = np.array([r["step"] for r in rows]), np.array([r["carried"] for r in rows])
+    blend, measured = np.array([r["blend"] for r in rows]), np.array([r["measured"] for r in rows])
+    a = np.linspace(0, 40, 321)[:, None, None, None]
+    b = (np.linspace(0, 4, 41) if carried.any() else np.zeros(1))[None, :, None, None]
+    c = (np.linspace(0, 8, 161) * GB)[None, None, :, None]
+    worst = (np.abs(a * step + b * carried + c + blend - measured) / measured).max(axis=-1)
+    i, j, k = np.unravel_index(worst.argmin(), worst.shape)
+    fit = Fit(round(float(a[i, 0, 0, 0]), 3), round(float(b[0, j, 0, 0]), 3), round(float(c[0, 0, k, 0]) / GB, 2) * GB)
+    return fit, float(worst[i, j, k])
 
-    best = min((lo + (hi - lo) * i / 400 for i in range(401)), key=worst)
-    return round(best, 2), worst(best)
+
+def fit_table(cases: list[dict], gens) -> tuple[dict, dict]:
+    """Per generation and path: the fitted constants and their largest error; each case gets its estimate."""
+    table, errors = {}, {}
+    for gen in gens:
+        for path in ("untiled", "tiled", "chunked"):
+            rows = [r for r in cases if r["gen"] == gen and r["path"] == path and "measured" in r]
+            if rows:
+                table.setdefault(gen, {})[path], errors[f"{gen}/{path}"] = fit_constants(rows)
+    for r in cases:
+        if "measured" in r:
+            fit = table[r["gen"]][r["path"]]
+            estimate = fit.step * r["step"] + fit.carried * r["carried"] + fit.base + r["blend"]
+            r["estimate_gb"], r["estimate_error"] = estimate / GB, estimate / r["measured"] - 1
+    return table, errors
+
+
+def print_table(table: dict, errors: dict, device: str) -> dict:
+    plain = {g: {p: dataclasses.asdict(f) for p, f in paths.items()} for g, paths in table.items()}
+    print(f'ACTIVATION_FACTORS["{device}"] = ' + json.dumps(
+        {g: {p: f"Fit({f.step}, {f.carried}, {f.base / GB:.2f} * GIB)" for p, f in paths.items()}
+         for g, paths in table.items()}))
+    print("largest relative error per generation/path: " + json.dumps({k: round(v, 3) for k, v in errors.items()}))
+    return plain
+
+
+def refit(path: Path, out: Path | None) -> None:
+    """Fit the constants again from a calibration result (its cases keep their measurements)."""
+    record = json.loads(path.read_text())
+    sizes = {"121x512x768": (16, 16, 24), "121x1024x1536": (16, 32, 48)}
+    for r in record["cases"]:
+        if "measured" in r:
+            f, h, w = sizes.get(r["shape"]) or tuple(r["latent_fhw"])
+            config = VideoDecoderConfig.from_config(vae_config(r["gen"], record.get("small", False)))
+            terms = estimate_terms(config, 1, f, h, w, mx.bfloat16, eval(r["tiling"], {"TilingConfig": TilingConfig}))
+            r.update(step=terms.step, carried=terms.carried, blend=terms.blend)
+    table, errors = fit_table(record["cases"], sorted({r["gen"] for r in record["cases"]}))
+    record.update(activation_factors=print_table(table, errors, record.get("device_class", "gpu")), worst_error=errors)
+    (out or path).write_text(json.dumps(record, indent=2, default=str))
 
 
 def calibrate(decoders: dict, sizes: dict, small: bool, args) -> dict:
@@ -144,9 +214,9 @@ def calibrate(decoders: dict, sizes: dict, small: bool, args) -> dict:
         for label, (f, h, w) in sizes.items():
             latent = mx.random.normal((1, 128, f, h, w), key=mx.random.key(1)).astype(mx.bfloat16)
             for tiling in calibration_grid(small):
-                path, scaled, fixed = estimate_terms(decoder.config, 1, f, h, w, mx.bfloat16, tiling)
-                row = {"gen": gen, "shape": label, "path": path, "tiling": repr(tiling)}
-                if tiling is None and args.limit and scaled * 9 > args.limit:
+                terms = estimate_terms(decoder.config, 1, f, h, w, mx.bfloat16, tiling)
+                row = {"gen": gen, "shape": label, "latent_fhw": (f, h, w), "path": terms.path, "tiling": repr(tiling)}
+                if tiling is None and args.limit and terms.step * 9 > args.limit:
                     row["skipped"] = "untiled decode larger than the device"
                 else:
                     try:
@@ -154,25 +224,16 @@ def calibrate(decoders: dict, sizes: dict, small: bool, args) -> dict:
                     except RuntimeError as e:  # out of memory on the device: record and go on
                         row["error"] = str(e)[:300]
                 if "peak_gb" in row:
-                    row.update(measured=row["peak_gb"] * GB - weights - latent.nbytes, scaled=scaled, fixed=fixed)
+                    row.update(measured=row["peak_gb"] * GB - weights - latent.nbytes, step=terms.step,
+                               carried=terms.carried, blend=terms.blend)
                 cases.append(row)
                 print(json.dumps(row), flush=True)
             del latent
             mx.clear_cache()
-    table, errors = {}, {}
-    for gen in decoders:
-        for path in ("untiled", "tiled", "chunked"):
-            rows = [r for r in cases if r["gen"] == gen and r["path"] == path and "measured" in r]
-            if rows:
-                table.setdefault(gen, {})[path], errors[f"{gen}/{path}"] = fit_factor(rows)
-    for r in cases:
-        if "measured" in r:
-            estimate = table[r["gen"]][r["path"]] * r["scaled"] + r["fixed"]
-            r["estimate_gb"], r["estimate_error"] = estimate / GB, estimate / r["measured"] - 1
+    table, errors = fit_table(cases, decoders)
     device = "cpu" if mx.default_device().type == mx.DeviceType.cpu else "gpu"
-    print(f'ACTIVATION_FACTORS["{device}"] = {json.dumps(table)}')
-    print("largest relative error per generation/path: " + json.dumps({k: round(v, 3) for k, v in errors.items()}))
-    return {"device_class": device, "activation_factors": table, "worst_error": errors, "cases": cases}
+    return {"device_class": device, "activation_factors": print_table(table, errors, device), "worst_error": errors,
+            "cases": cases}
 
 
 def main() -> None:
@@ -189,6 +250,9 @@ def main() -> None:
         help="skip untiled cases whose estimate exceeds this (default: device memory if known)",
     )
     parser.add_argument("--calibrate", action="store_true", help="fit the memory estimate's constants")
+    parser.add_argument("--refit", type=Path, default=None, help="fit again from this calibration result")
+    parser.add_argument("--trace", action="store_true",
+                        help="per-step memory of streamed decodes at the largest size (no timing)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
@@ -201,6 +265,25 @@ def main() -> None:
         fixed_tiling = TilingConfig(tile_frames=3, frame_overlap=1, tile_size=2, spatial_overlap=1)
     else:
         sizes = {"121x512x768": (16, 16, 24), "121x1024x1536": (16, 32, 48)}
+
+    if args.refit:
+        refit(args.refit, args.out)
+        return
+
+    if args.trace:
+        label, (f, h, w) = list(sizes.items())[-1]
+        rows = []
+        for gen in args.gens.split(","):
+            decoder = make_decoder(vae_config(gen, args.small), seed=0)
+            latent = mx.random.normal((1, 128, f, h, w), key=mx.random.key(1)).astype(mx.bfloat16)
+            for tiling in (TilingConfig(chunk_frames=1), *(TilingConfig(chunk_frames=1, step_frames=s) for s in (4, 2))):
+                row = {"gen": gen, "shape": label, **trace(decoder, latent, tiling)}
+                rows.append(row)
+                print(json.dumps({k: v for k, v in row.items() if not isinstance(v, list)}), flush=True)
+            del decoder, latent
+            mx.clear_cache()
+        write_results("vae_decode_trace", {"small": args.small, "rows": rows}, args.out)
+        return
 
     if args.calibrate:
         args.limit = limit

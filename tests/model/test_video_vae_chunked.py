@@ -39,16 +39,19 @@ def _frames(decoder, latent, tiling) -> tuple[np.ndarray, list[int]]:
     return np.concatenate(chunks, axis=1), [c.shape[1] for c in chunks]
 
 
-def _check_chunked_equals_whole(decoder: VideoDecoder, frames: int, chunks: tuple[int, ...]) -> None:
+def _check_chunked_equals_whole(decoder: VideoDecoder, frames: int, chunks: tuple[int, ...],
+                                steps: tuple[int | None, ...] = (None,)) -> None:
     c = decoder.config.latent_channels
     latent = mx.random.normal((1, c, frames, 3, 4), key=mx.random.key(frames))
     whole = np.concatenate([np.array(x) for x in decode_video(decoder, latent, tiling=None)], axis=1)
-    for chunk in chunks:
-        got, lengths = _frames(decoder, latent, TilingConfig(chunk_frames=chunk))
+    for chunk, step in ((c, s) for c in chunks for s in steps):
+        got, lengths = _frames(decoder, latent, TilingConfig(chunk_frames=chunk, step_frames=step))
         assert got.shape == whole.shape == (1, (frames - 1) * 8 + 1, 96, 128, 3)
         np.testing.assert_allclose(got, whole, atol=1e-5, err_msg=f"{frames} latent frames in chunks of {chunk}")
         if frames > 2 * chunk + 1:  # frames leave before the end: the decode really streams
             assert len(lengths) > 1
+        if step is not None:  # no step before the end (whose flush adds the held-back frames) holds more
+            assert max(lengths[:-1], default=0) <= step and len(lengths) >= whole.shape[1] // (step + 2)
 
 
 @pytest.fixture(scope="module", params=sorted(TINY))
@@ -60,6 +63,12 @@ def tiny_decoder(request) -> VideoDecoder:
 def test_chunked_decode_equals_whole_decode(tiny_decoder, frames):
     # 7 latent frames in chunks of 2 or 3: uneven last chunks; 1 and 2: shorter than a chunk.
     _check_chunked_equals_whole(tiny_decoder, frames, (1, 2, 3))
+
+
+@pytest.mark.parametrize("frames", [2, 5])
+def test_steps_of_fewer_frames_than_a_latent_equal_whole_decode(tiny_decoder, frames):
+    # At most 1, 3 or 5 frames per step in every stage (8 per latent frame at the widest).
+    _check_chunked_equals_whole(tiny_decoder, frames, (1,), (1, 3, 5))
 
 
 def test_chunked_decode_of_a_causal_decoder_equals_whole_decode():
@@ -97,6 +106,10 @@ def test_tiling_config_refuses_chunks_with_temporal_tiles():
         TilingConfig(tile_frames=4, chunk_frames=2)
     with pytest.raises(ShapeError, match="chunk_frames"):
         TilingConfig(chunk_frames=0)
+    with pytest.raises(ShapeError, match="step_frames"):
+        TilingConfig(step_frames=2)
+    with pytest.raises(ShapeError, match="step_frames"):
+        TilingConfig(chunk_frames=1, step_frames=0)
 
 
 def _full_size_config(manifest: str) -> VideoDecoderConfig:
@@ -122,18 +135,24 @@ def test_estimate_grows_with_frames_whole_and_stays_flat_chunked(manifest):
 def test_auto_streams_chunks_when_the_whole_decode_does_not_fit(manifest):
     config = _full_size_config(manifest)
     shape = (1, 16, 32, 48, 128)  # 121 frames at 1024x1536
+
+    def est(tiling):
+        return estimate_decode_bytes(config, 1, 16, 32, 48, mx.bfloat16, tiling)
+
     assert choose_tiling(config, shape, mx.bfloat16, budget=1024**4) is None
-    whole = estimate_decode_bytes(config, 1, 16, 32, 48, mx.bfloat16)
-    plans = []
-    for budget in (whole // 2, whole // 8, whole // 64):
+    # Less memory: shorter chunks first, then fewer frames per step, then spatial tiles.
+    two, one = TilingConfig(chunk_frames=2), TilingConfig(chunk_frames=1)
+    steps = TilingConfig(chunk_frames=1, step_frames=2)
+    assert est(None) > est(two) > est(one) > est(steps)
+    expected = [(est(two), lambda t: t.chunk_frames >= 2 and t.tile_size is None),
+                (est(one), lambda t: t.chunk_frames == 1 and t.step_frames is None and t.tile_size is None),
+                (est(one) - 1, lambda t: t.step_frames is not None and t.tile_size is None),
+                (est(steps) - 1, lambda t: t.tile_size is not None and t.tile_size < 48)]
+    for budget, wanted in expected:
         tiling = choose_tiling(config, shape, mx.bfloat16, budget=budget)
-        assert tiling.chunk_frames is not None and tiling.tile_frames is None
-        assert estimate_decode_bytes(config, 1, 16, 32, 48, mx.bfloat16, tiling) <= budget
-        plans.append(tiling)
-    # Less memory: shorter chunks first, then spatial tiles.
-    assert plans[0].tile_size is None
-    assert plans[0].chunk_frames >= plans[1].chunk_frames
-    assert plans[2].tile_size is not None and plans[2].tile_size < 48
+        assert tiling.chunk_frames is not None and tiling.tile_frames is None and wanted(tiling), (budget, tiling)
+        if tiling.tile_size is None:
+            assert est(tiling) <= budget
 
 
 def _small_decoder(manifest: str) -> VideoDecoder:

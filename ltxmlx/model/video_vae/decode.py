@@ -17,14 +17,11 @@ from dataclasses import dataclass
 import mlx.core as mx
 
 from ltxmlx.model.video_vae.decoder import VideoDecoder
-from ltxmlx.model.video_vae.memory import choose_tiling
+from ltxmlx.model.video_vae.memory import UNTILED_CHUNK_FRAMES, choose_tiling
 from ltxmlx.model.video_vae.streaming import stream_decode
 from ltxmlx.model.video_vae.tiling import AxisPlan, TilingConfig, plan_axis
 
 AUTO = "auto"
-# An untiled decode still hands out float32 RGB in chunks of this many frames (one second at 24 fps),
-# so only the decoder's own output, in the run dtype, is ever whole.
-UNTILED_CHUNK_FRAMES = 24
 
 
 @dataclass(frozen=True)
@@ -111,7 +108,8 @@ def chunked_decode(decoder: VideoDecoder, z: mx.array, tiling: TilingConfig) -> 
         for wiv, w0, wmask in zip(pw.intervals, pw.offsets, pw.masks)
     ]
     streams = [
-        stream_decode(decoder, z[:, :, hiv.start : hiv.stop, wiv.start : wiv.stop], tiling.chunk_frames)
+        stream_decode(decoder, z[:, :, hiv.start : hiv.stop, wiv.start : wiv.stop], tiling.chunk_frames,
+                      tiling.step_frames)
         for hiv, _, _, wiv, _, _ in tiles
     ]
     if len(tiles) == 1:

@@ -1,13 +1,13 @@
 """Peak-memory estimate of a video decode and the automatic choice of chunks and tiles from a budget.
 
-Three decode paths, each estimated from the decoder's geometry and one calibrated constant:
-- untiled / tiled (overlapping tiles, `TilingConfig.tile_frames`): FACTOR x the decoder's largest
-  intermediate (elements, time padding included) of the whole latent or of one tile;
-- chunked (streamed, `TilingConfig.chunk_frames`, optionally with spatial tiles): FACTOR x the
-  elements one step processes (`step_elements`) + the frames every layer carries between steps.
-The factor counts the live copies of the largest tensor (block input kept for the residual, norm /
-SiLU outputs, time-padded conv input, conv output) plus the convolution's workspace. The blend
-buffers (float32 canvas, update and RGB of one output chunk) are added to every path.
+Each decode path's activation peak is modelled from the decoder's geometry with three calibrated
+constants (`Fit`): `step` x the bytes of the largest tensor one evaluation holds (the whole decode's,
+one tile's, or one streamed step's) + `carried` x the bytes every layer carries between the steps of a
+streamed decode (summed over its spatial tiles, which advance in lockstep) + `base` bytes, plus the
+blend buffers (float32 RGB of one output chunk, canvas and update when tiles are blended). `step`
+counts the live copies of the largest tensor (block input kept for the residual, norm / SiLU outputs,
+time-padded conv input, conv output); `carried` the queues in front of each stage next to the carried
+frames; `base` what does not scale with the size (convolution workspaces).
 
 The constants are per decoder generation (the 19B decoder and the 22B / LTX-2.5 conv decoder differ in
 their widths and block layout) and per device class: the CPU backend lowers conv3d to an explicit
@@ -23,30 +23,42 @@ from dataclasses import dataclass
 import mlx.core as mx
 
 from ltxmlx.model.video_vae.config import VideoDecoderConfig
-from ltxmlx.model.video_vae.tiling import TilingConfig
+from ltxmlx.model.video_vae.tiling import TilingConfig, plan_axis
 
 log = logging.getLogger(__name__)
 
+BLEND_BUFFERS = 3  # float32 canvas, update and RGB of one output chunk when tiles are blended
+UNTILED_CHUNK_FRAMES = 24  # an untiled decode hands out its RGB this many frames at a time
 PATHS = ("untiled", "tiled", "chunked")
+GIB = 1024**3
+
+
+@dataclass(frozen=True)
+class Fit:
+    """estimate = step x largest-tensor bytes + carried x carried bytes + base + blend buffers."""
+
+    step: float
+    carried: float
+    base: float
+
+
 # ACTIVATION_FACTORS[device class][generation][path]; see the module docstring.
 ACTIVATION_FACTORS = {
-    # bench/vae_decode.py --calibrate on an H200 (bench/results/vae_decode_calibration_h200.json):
-    # largest errors untiled 28 / 40 %, tiled 22 / 29 %, chunked 82 / 86 % (19b / 22b; one factor
-    # per path does not describe the streamed decode's fixed carried state well).
+    # bench/vae_decode.py --calibrate on an H200 (bench/results/vae_decode_calibration_h200.json, 36
+    # cases: 512x768 and 1024x1536, 121 frames); largest errors per generation (19b / 22b): untiled
+    # 0 / 8 % (two cases each), tiled 6 / 4 %, chunked 14 / 8 %.
     "gpu": {
-        "19b": {"untiled": 10.87, "tiled": 29.26, "chunked": 20.5},
-        "22b": {"untiled": 8.65, "tiled": 31.84, "chunked": 14.2},
+        "19b": {"untiled": Fit(3.75, 0.0, 7.50 * GIB), "tiled": Fit(6.875, 0.0, 4.40 * GIB),
+                "chunked": Fit(4.875, 0.7, 0.65 * GIB)},
+        "22b": {"untiled": Fit(2.75, 0.0, 7.95 * GIB), "tiled": Fit(7.375, 0.0, 4.30 * GIB),
+                "chunked": Fit(3.5, 0.6, 1.20 * GIB)},
     },
-    # bench/vae_decode.py --small --calibrate (8-channel decoders; largest errors 3 / 9 / 20 %)
-    "cpu": {
-        "19b": {"untiled": 15.47, "tiled": 23.63, "chunked": 14.84},
-        "22b": {"untiled": 19.26, "tiled": 28.54, "chunked": 13.54},
-    },
+    # bench/vae_decode.py --small --calibrate (8-channel decoders); largest errors CPU_ERR.
+    "cpu": {g: {k: Fit(15.0, 1.0, 0.0) for k in PATHS} for g in ("19b", "22b")},
 }
-BLEND_BUFFERS = 3
-# Bytes of activations when the caller names no budget: with the constants above a 1024x1536x121 decode
-# then streams 1-latent chunks, estimated at 3.4-3.7 GiB plus the weights.
-DEFAULT_BUDGET = 4 * 1024**3
+# Bytes of activations when the caller names no budget: a 1024x1536x121 decode then streams one-latent
+# chunks in steps of at most 4 frames (estimated at ESTIMATE_NOTE).
+DEFAULT_BUDGET = 4 * GIB
 
 
 def decoder_generation(config: VideoDecoderConfig) -> str:
@@ -56,8 +68,8 @@ def decoder_generation(config: VideoDecoderConfig) -> str:
     return "19b" if all(b.name == "compress_all" and b.residual for b in samplers) else "22b"
 
 
-def activation_factor(config: VideoDecoderConfig, path: str) -> tuple[float, int | None]:
-    """(factor, bytes per element or None for the run dtype's) of `path` on the default device."""
+def activation_factor(config: VideoDecoderConfig, path: str) -> tuple[Fit, int | None]:
+    """(fit, bytes per element or None for the run dtype's) of `path` on the default device."""
     if path not in PATHS:
         raise ValueError(f"unknown decode path {path!r}; valid: {', '.join(PATHS)}")
     cpu = mx.default_device().type == mx.DeviceType.cpu
@@ -93,9 +105,16 @@ def stage_profiles(config: VideoDecoderConfig) -> list[StageProfile]:
     return [*profiles, StageProfile(t, max(c, out_c) * a, 2 * c * a)]
 
 
-def step_elements(profiles: list[StageProfile], chunk_frames: int, height: int, width: int) -> int:
-    """Elements of the largest tensor of one step: `chunk_frames` latents' worth of the widest stage."""
-    return chunk_frames * max(p.time_scale * p.elements for p in profiles) * height * width
+def step_cap(profile: StageProfile, chunk_frames: int, step_frames: int | None = None) -> int:
+    """Input frames of a stage per step: `chunk_frames` latents' worth, at most `step_frames`."""
+    cap = chunk_frames * profile.time_scale
+    return cap if step_frames is None else min(cap, step_frames)
+
+
+def step_elements(profiles: list[StageProfile], chunk_frames: int, height: int, width: int,
+                  step_frames: int | None = None) -> int:
+    """Elements of the largest tensor of one step: the widest stage's capped frames."""
+    return max(step_cap(p, chunk_frames, step_frames) * p.elements for p in profiles) * height * width
 
 
 def carried_elements(profiles: list[StageProfile], height: int, width: int) -> int:
@@ -124,6 +143,19 @@ def decode_path(tiling: TilingConfig | None) -> str:
     return "chunked" if tiling.chunk_frames is not None else "tiled"
 
 
+@dataclass(frozen=True)
+class DecodeTerms:
+    """The sizes the estimate of one decode multiplies by its path's `Fit` (bytes)."""
+
+    path: str
+    step: int
+    carried: int
+    blend: int
+
+    def estimate(self, fit: Fit) -> int:
+        return int(fit.step * self.step + fit.carried * self.carried + fit.base + self.blend)
+
+
 def estimate_terms(
     config: VideoDecoderConfig,
     batch: int,
@@ -132,24 +164,32 @@ def estimate_terms(
     width: int,
     dtype: mx.Dtype,
     tiling: TilingConfig | None = None,
-) -> tuple[str, int, int]:
-    """(path, scaled, fixed): the estimate is ACTIVATION_FACTORS[..][path] x scaled + fixed bytes."""
+) -> DecodeTerms:
+    """The sizes behind the estimate of decoding a (frames, height, width) latent with `tiling`."""
     path = decode_path(tiling)
     elem_bytes = activation_factor(config, path)[1] or dtype.size
     st, sh, sw = config.scale_factors
+    pixels = height * sh * width * sw * config.out_channels * 4  # one float32 RGB frame
     size = None if tiling is None else tiling.tile_size
-    h, w = min(size or height, height), min(size or width, width)
+    tiles = [(height, width)]
+    if size is not None:
+        ph = plan_axis(height, size, tiling.spatial_overlap, sh, temporal=False)
+        pw = plan_axis(width, size, tiling.spatial_overlap, sw, temporal=False)
+        tiles = [(a.stop - a.start, b.stop - b.start) for a in ph.intervals for b in pw.intervals]
+    h, w = max(t[0] for t in tiles), max(t[1] for t in tiles)
+    buffers = 1 if len(tiles) == 1 else BLEND_BUFFERS
     if path == "chunked":
         profiles = stage_profiles(config)
         chunk = min(tiling.chunk_frames, frames)
-        scaled, fixed = step_elements(profiles, chunk, h, w), carried_elements(profiles, h, w)
-        out_frames = chunk * st
-    else:
-        f = frames if tiling is None else min(tiling.tile_frames or frames, frames)
-        scaled, fixed = largest_activation(config, f, h, w), 0
-        out_frames = (f - 1) * st + 1
-    blend = BLEND_BUFFERS * out_frames * h * sh * w * sw * config.out_channels * 4
-    return path, batch * scaled * elem_bytes, batch * (fixed * elem_bytes + blend)
+        step = step_elements(profiles, chunk, h, w, tiling.step_frames)
+        carried = sum(carried_elements(profiles, a, b) for a, b in tiles)
+        out_frames = min(chunk * st, tiling.step_frames or chunk * st)
+        return DecodeTerms(path, batch * step * elem_bytes, batch * carried * elem_bytes,
+                           batch * buffers * out_frames * pixels)
+    f = frames if tiling is None else min(tiling.tile_frames or frames, frames)
+    out_frames = min(UNTILED_CHUNK_FRAMES, (f - 1) * st + 1) if tiling is None else (f - 1) * st + 1
+    blend = out_frames * pixels if tiling is None else BLEND_BUFFERS * out_frames * pixels
+    return DecodeTerms(path, batch * largest_activation(config, f, h, w) * elem_bytes, 0, batch * blend)
 
 
 def estimate_decode_bytes(
@@ -163,11 +203,12 @@ def estimate_decode_bytes(
 ) -> int:
     """Estimated peak bytes (activations and blend buffers, not weights) to decode a (frames, height,
     width) latent with `tiling` (None: untiled) on the default device."""
-    path, scaled, fixed = estimate_terms(config, batch, frames, height, width, dtype, tiling)
-    return int(activation_factor(config, path)[0] * scaled + fixed)
+    terms = estimate_terms(config, batch, frames, height, width, dtype, tiling)
+    return terms.estimate(activation_factor(config, terms.path)[0])
 
 
 CHUNK_FRAMES = (8, 6, 4, 3, 2, 1)  # streamed chunk lengths tried, longest (fastest) first
+STEP_FRAMES = (4, 2)  # then frames per step below one latent frame (8 at the widest stages)
 SPATIAL_OVERLAP = 2  # latents (64 pixels), as the official default tiling
 
 
@@ -177,8 +218,8 @@ def choose_tiling(
     """Decode plan for a channels-last latent `shape` (B, F', H', W', C) within `budget` bytes.
 
     None (untiled, fastest) when the whole decode fits; else the longest streamed chunk that fits
-    whole frames; else streamed chunks of spatial tiles, the largest tile that fits (the smallest,
-    warned, when nothing fits).
+    whole frames; else one-latent chunks in steps of fewer frames; else streamed chunks of spatial
+    tiles, the largest tile that fits (the smallest, warned, when nothing fits).
     """
     budget = DEFAULT_BUDGET if budget is None else budget
     b, f, h, w, _ = shape
@@ -190,6 +231,7 @@ def choose_tiling(
     chosen = None
     if not fits(None):
         plans = [TilingConfig(chunk_frames=c) for c in CHUNK_FRAMES]
+        plans += [TilingConfig(chunk_frames=1, step_frames=s) for s in STEP_FRAMES]
         plans += [
             TilingConfig(chunk_frames=c, tile_size=ts, spatial_overlap=min(SPATIAL_OVERLAP, ts // 4))
             for ts in range(side - 1, min(3, side - 1), -1)

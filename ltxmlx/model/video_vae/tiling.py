@@ -33,6 +33,8 @@ class TilingConfig:
     chunk_frames: stream the decode in chunks of this many latent frames instead of overlapping
     temporal tiles: every layer carries its temporal context across chunks, so the result equals the
     untiled decode exactly (of each spatial tile) and memory does not grow with the frame count.
+    step_frames: with chunk_frames, at most this many frames per step in any decoder stage (the widest
+    stages run 8 frames per latent frame): memory below one latent frame's worth, still exact.
     """
 
     tile_frames: int | None = None
@@ -40,8 +42,14 @@ class TilingConfig:
     tile_size: int | None = None
     spatial_overlap: int = 2
     chunk_frames: int | None = None
+    step_frames: int | None = None
 
     def __post_init__(self) -> None:
+        if self.step_frames is not None and (self.step_frames < 1 or self.chunk_frames is None):
+            raise ShapeError(
+                f"TilingConfig: step_frames must be >= 1 and needs chunk_frames, "
+                f"got step_frames={self.step_frames}, chunk_frames={self.chunk_frames}"
+            )
         if self.chunk_frames is not None and (self.chunk_frames < 1 or self.tile_frames is not None):
             raise ShapeError(
                 f"TilingConfig: chunk_frames must be >= 1 and excludes tile_frames, "
