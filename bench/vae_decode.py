@@ -45,7 +45,7 @@ from ltxmlx.model.video_vae import (
     decode_steps,
     estimate_decode_bytes,
 )
-from ltxmlx.model.video_vae.memory import GIB, Fit, estimate_terms  # noqa: E402
+from ltxmlx.model.video_vae.memory import GIB, Fit, device_class, estimate_terms  # noqa: E402
 
 MANIFESTS = {"19b": "manifest_ltx2_19b.json", "22b": "manifest_ltx23_22b.json"}
 OFFICIAL_TILING = TilingConfig(tile_frames=10, frame_overlap=4, tile_size=24, spatial_overlap=2)
@@ -199,7 +199,8 @@ def refit(path: Path, out: Path | None) -> None:
         if "measured" in r:
             f, h, w = sizes.get(r["shape"]) or tuple(r["latent_fhw"])
             config = VideoDecoderConfig.from_config(vae_config(r["gen"], record.get("small", False)))
-            terms = estimate_terms(config, 1, f, h, w, mx.bfloat16, eval(r["tiling"], {"TilingConfig": TilingConfig}))
+            tiling = eval(r["tiling"], {"TilingConfig": TilingConfig})
+            terms = estimate_terms(config, 1, f, h, w, mx.bfloat16, tiling, record.get("device_class", "gpu"))
             r.update(step=terms.step, carried=terms.carried, blend=terms.blend)
     table, errors = fit_table(record["cases"], sorted({r["gen"] for r in record["cases"]}))
     record.update(activation_factors=print_table(table, errors, record.get("device_class", "gpu")), worst_error=errors)
@@ -231,7 +232,7 @@ def calibrate(decoders: dict, sizes: dict, small: bool, args) -> dict:
             del latent
             mx.clear_cache()
     table, errors = fit_table(cases, decoders)
-    device = "cpu" if mx.default_device().type == mx.DeviceType.cpu else "gpu"
+    device = device_class()
     return {"device_class": device, "activation_factors": print_table(table, errors, device), "worst_error": errors,
             "cases": cases}
 
