@@ -38,6 +38,7 @@ import mlx.core as mx  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bench.random_models import MODELS, model_files, random_weights  # noqa: E402
+from ltxmlx.config.validate import validate_items  # noqa: E402
 from ltxmlx.loader.resident import ResidentPool, resident  # noqa: E402
 from ltxmlx.media.video import write_mp4  # noqa: E402
 from ltxmlx.pipelines.api import RenderItem  # noqa: E402
@@ -93,13 +94,15 @@ def _cache_entries(cfg: PipelineConfig) -> int:
 
 
 def render_once(cfg: PipelineConfig, items: list[RenderItem], out_dir: Path, pool: ResidentPool) -> dict:
-    """One job: make the pipeline, run every stage over the batch, mux one mp4 per item."""
+    """One job: make the pipeline and check the items (setup), run every stage over the batch, mux one
+    mp4 per item."""
     pool.begin_job()
     misses, cached = pool.misses, _cache_entries(cfg)
     stages_s, peaks = {}, {}
     start = time.perf_counter()
     memory.reset_peak()
     stages = make_pipeline(cfg)
+    validate_items(cfg, items)
     stages_s["setup"], peaks["setup"] = time.perf_counter() - start, memory.peak_bytes()
     inputs = [{} for _ in items]
     for stage in stages:
