@@ -5,7 +5,8 @@ video / audio decode -> mp4 mux, 121 frames, for each quantization mode and batc
 the pipeline's own (`make_pipeline`), driven like the runner drives them; only the weights are random:
 the files are header-only safetensors carrying the official configs (from tests/fixtures/manifest_*),
 and the loader's source-weight step returns seeded N(0, 0.02) tensors instead of reading them, so each
-model is built, quantized and evaluated layer by layer exactly as from a real file (no quantized cache).
+model is built, quantized and evaluated layer by layer exactly as from a real file (no quantized cache);
+files and weights come from `bench/random_models.py`.
 Peaks are reset per stage (model build included); the whole-run peak is the largest stage peak.
 
 Also: the relative RMS error of one full-size transformer forward (stage-1 shape, fixed random inputs)
@@ -21,12 +22,9 @@ about a minute): ``python bench/memory_e2e.py --small``.
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
 import sys
 import tempfile
 import time
-import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,63 +35,17 @@ from bench.common import write_results  # noqa: E402  (sets the MLX environment 
 import mlx.core as mx  # noqa: E402
 import numpy as np  # noqa: E402
 
+from bench.random_models import model_files, random_weights  # noqa: E402
 from bench.transformer_step import make_inputs  # noqa: E402
 from ltxmlx.loader import builder  # noqa: E402
-from ltxmlx.loader.builder import module_shapes  # noqa: E402
 from ltxmlx.media.video import write_mp4  # noqa: E402
 from ltxmlx.pipelines.api import RenderItem  # noqa: E402
 from ltxmlx.pipelines.config import ModelFiles, PipelineConfig  # noqa: E402
 from ltxmlx.pipelines.factory import make_pipeline  # noqa: E402
-from ltxmlx.pipelines.tiny import ensure_tiny_checkpoints  # noqa: E402
 from ltxmlx.runner import memory  # noqa: E402
 from ltxmlx.runner.render import run_stage  # noqa: E402
-from ltxmlx.text_encoders.gemma.tiny import tiny_gemma_folder  # noqa: E402
 
-FIXTURES = ROOT / "tests" / "fixtures"
 GIB = 2**30
-SEED = 0
-
-
-def random_source_weights(spec, ckpt, dtype, transform):
-    """Stands in for the loader's source-weight step: seeded N(0, 0.02) tensors of the module's shapes
-    (per-name seeds, so every mode sees the same weights); lazy, like tensors read from a file."""
-    import re
-
-    out = {}
-    for name, shape in module_shapes(spec.name, ckpt.config).items():
-        keep = any(re.search(p, name) for p in spec.keep_float32)
-        key = mx.random.key(SEED * 1_000_003 + zlib.crc32(name.encode()))
-        out[name] = (mx.random.normal(shape, key=key) * 0.02).astype(mx.float32 if keep else dtype)
-    return transform(out) if transform is not None else out
-
-
-def header_only(path: Path, metadata: dict) -> Path:
-    """A safetensors file with no tensors: the official metadata only (configs, model version)."""
-    header = json.dumps({"__metadata__": {k: v if isinstance(v, str) else json.dumps(v)
-                                          for k, v in metadata.items()}}).encode()
-    header += b" " * (-len(header) % 8)
-    path.write_bytes(len(header).to_bytes(8, "little") + header)
-    return path
-
-
-def full_size_files(root: Path) -> ModelFiles:
-    ltx = json.loads((FIXTURES / "manifest_ltx23_22b.json").read_text())["metadata"]
-    ups = json.loads((FIXTURES / "manifest_spatial_upscaler_x2.json").read_text())["metadata"]
-    gemma_cfg = json.loads((FIXTURES / "manifest_gemma3_12b.json").read_text())["config"]
-    gemma = root / "gemma"
-    shutil.copytree(tiny_gemma_folder(root / "tok"), gemma)  # the tokenizer files (ids fit any vocab)
-    for f in gemma.glob("*.safetensors"):
-        f.unlink()
-    (gemma / "config.json").write_text(json.dumps(gemma_cfg))
-    header_only(gemma / "model.safetensors", {})
-    return ModelFiles(checkpoint=str(header_only(root / "ltx.safetensors", ltx)), text_encoder=str(gemma),
-                      spatial_upsampler=str(header_only(root / "ups.safetensors", ups)))
-
-
-def small_files(root: Path) -> ModelFiles:
-    p = ensure_tiny_checkpoints(root)
-    return ModelFiles(checkpoint=str(p["checkpoint"]), text_encoder=str(p["text_encoder"]),
-                      spatial_upsampler=str(p["spatial_upsampler"]))
 
 
 def render(files: ModelFiles, mode: str, batch: int, size: tuple[int, int, int], out_dir: Path,
@@ -167,8 +119,9 @@ def calibration(runs: dict, files: ModelFiles, size, modes) -> dict:
             p1 = runs[f"{mode}/b1"]["stages"][stage]["peak_bytes"]
             p2 = runs[f"{mode}/b2"]["stages"][stage]["peak_bytes"]
             per_item = p2 - p1
-            units = s.per_item_bytes / memory.activations_for("2.3")[
+            per_unit = memory.activations_for("2.3")[
                 "text" if stage == "text" else "diffusion" if stage.startswith("stage") else stage].per_unit
+            units = s.per_item_bytes / per_unit if per_unit else 0  # a stage modelled without a per-item term
             rows[stage] = {"weights_gib": round(s.weights_bytes / GIB, 3), "per_item_gib": round(per_item / GIB, 3),
                            "base_gib": round((p1 - s.weights_bytes - per_item) / GIB, 3),
                            "per_unit_bytes": round(per_item / max(units, 1), 3),
@@ -187,12 +140,12 @@ def main() -> None:
     args = ap.parse_args()
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     batches = [int(b) for b in args.batches.split(",") if b.strip()]
-    builder._source_weights = random_source_weights  # random weights through the loader's real build path
     size = (128, 128, 17) if args.small else (512, 704, 121)
     runs = {}
-    with tempfile.TemporaryDirectory() as tmp:
+    # random weights through the loader's real build path
+    with tempfile.TemporaryDirectory() as tmp, random_weights():
         root = Path(tmp)
-        files = small_files(root) if args.small else full_size_files(root)
+        files = model_files("ltx23", root / "files", small=args.small)
         for mode in modes:
             for batch in batches:
                 runs[f"{mode}/b{batch}"] = render(files, mode, batch, size, root, 128 if args.small else None)
