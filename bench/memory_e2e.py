@@ -4,12 +4,14 @@ text (Gemma 3 12B + embeddings processor) -> stage 1 (352x256) -> x2 upsample ->
 video / audio decode -> mp4 mux, 121 frames, for each quantization mode and batch size. The stages are
 the pipeline's own (`make_pipeline`), driven like the runner drives them; only the weights are random:
 the files are header-only safetensors carrying the official configs (from tests/fixtures/manifest_*),
-and the loader's source-weight step returns seeded N(0, 0.02) tensors instead of reading them, so each
+and the loader's source-weight step returns seeded random tensors instead of reading them, so each
 model is built, quantized and evaluated layer by layer exactly as from a real file (no quantized cache);
 files and weights come from `bench/random_models.py`.
 Peaks are reset per stage (model build included); the whole-run peak is the largest stage peak.
 
-Also: the relative RMS error of one full-size transformer forward (stage-1 shape, fixed random inputs)
+Also: the relative RMS error of one full-size transformer forward (stage-1 shape, fixed random inputs),
+for each random-weight scheme of `bench/random_models.py` (N(0, 0.02) everywhere, and the fan-in scaled
+scheme of the official tiny fixtures),
 for each quantized mode against the unquantized bf16 model with the same weights.
 
 The result's `calibration` gives, per stage, weights / base / per-item bytes in the units of
@@ -75,8 +77,17 @@ def render(files: ModelFiles, mode: str, batch: int, size: tuple[int, int, int],
             "seconds": round(sum(r["seconds"] for r in rows.values()), 2)}
 
 
-def forward_errors(files: ModelFiles, modes: list[str], grid, ta: int, s: int) -> dict:
-    """Relative RMS (%) of a transformer forward per quantized mode vs the unquantized model."""
+def forward_errors(files: ModelFiles, modes: list[str], grid, ta: int, s: int, schemes: list[str]) -> dict:
+    """{scheme: {mode: relative RMS (%)}} of a transformer forward per quantized mode vs the unquantized
+    model with the same random weights, for each weight scheme (`bench.random_models.SCHEMES`)."""
+    out = {}
+    for scheme in schemes:
+        with random_weights(scheme):
+            out[scheme] = _forward_errors(files, modes, grid, ta, s)
+    return out
+
+
+def _forward_errors(files: ModelFiles, modes: list[str], grid, ta: int, s: int) -> dict:
     def forward(mode):
         model = builder.build("transformer", files.checkpoint, dtype=mx.bfloat16, quantization=mode)
         video, audio = make_inputs(model.cfg, grid, ta, s, 1, mx.random.key(7))
@@ -136,6 +147,9 @@ def main() -> None:
     ap.add_argument("--batches", default="1,2")
     ap.add_argument("--small", action="store_true", help="tiny model at 128x128x17 (CPU smoke run)")
     ap.add_argument("--skip-error", action="store_true", help="skip the transformer forward error")
+    ap.add_argument("--skip-render", action="store_true", help="only the transformer forward error")
+    ap.add_argument("--error-schemes", default="normal,scaled",
+                    help="random-weight schemes of the forward error (bench/random_models.py SCHEMES)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
@@ -146,12 +160,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, random_weights():
         root = Path(tmp)
         files = model_files("ltx23", root / "files", small=args.small)
-        for mode in modes:
+        for mode in [] if args.skip_render else modes:
             for batch in batches:
                 runs[f"{mode}/b{batch}"] = render(files, mode, batch, size, root, 128 if args.small else None)
         grid = (1 + (size[2] - 1) // 8, size[0] // 64, size[1] // 64)  # stage 1: half size
         ta, s = int(size[2] / 24 * 25), (16 if args.small else 1024)
-        errors = {} if args.skip_error else forward_errors(files, modes, grid, ta, s)
+        schemes = [x.strip() for x in args.error_schemes.split(",") if x.strip()]
+        errors = {} if args.skip_error else forward_errors(files, modes, grid, ta, s, schemes)
         cal = calibration(runs, files, size, modes)
     for key, r in runs.items():
         print(f"{key:>10}: whole-run peak {r['whole_run_peak_gib']:.2f} GiB, {r['seconds']:.1f} s")

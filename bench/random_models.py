@@ -15,6 +15,7 @@ folder + x2 upsampler) or "ltx25" (LTX-2.5 split files + packed Gemma 4 12B).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import re
 import shutil
@@ -36,23 +37,46 @@ _ST_DTYPES = {np.dtype(np.uint8): "U8"}
 _ST_ITEMSIZE = {"BF16": 2, "F16": 2, "F32": 4, "U8": 1, "I8": 1, "F8_E4M3": 1}
 
 
-def random_source_weights(spec, ckpt, dtype, transform):
-    """Stands in for the loader's source-weight step: seeded N(0, 0.02) tensors of the module's shapes,
+# How random weights are drawn. "normal": every tensor N(0, 0.02) (timing and memory: kernels do not
+# depend on the values). "scaled": the scheme of the official tiny parity fixtures, at any width
+# (`tests/fixtures/parity/*/tiny_*.safetensors`: weights of Linear and conv layers N(0, 1/fan_in), biases
+# N(0, 0.05), 1-D norm weights 1 + N(0, 0.1), tables and registers N(0, 0.1)): signals keep their scale
+# through every layer, so errors are not inflated by weights far too large or small for their width.
+SCHEMES = ("normal", "scaled")
+
+
+def _draw(name: str, shape: tuple[int, ...], dtype: mx.Dtype, scheme: str, key: mx.array) -> mx.array:
+    if scheme == "normal":
+        return mx.random.normal(shape, dtype=dtype, scale=0.02, key=key)
+    leaf = name.rpartition(".")[2]
+    if leaf == "weight" and len(shape) >= 2:
+        fan_in = int(np.prod(shape[1:]))
+        return mx.random.normal(shape, dtype=dtype, scale=fan_in**-0.5, key=key)
+    if leaf == "weight":
+        return mx.random.normal(shape, dtype=dtype, loc=1.0, scale=0.1, key=key)
+    return mx.random.normal(shape, dtype=dtype, scale=0.05 if leaf == "bias" else 0.1, key=key)
+
+
+def random_source_weights(spec, ckpt, dtype, transform, scheme: str = "normal"):
+    """Stands in for the loader's source-weight step: seeded tensors of the module's shapes (see SCHEMES),
     drawn directly in the build dtype (float32 only for the spec's keep_float32 names), so no float32
     copy of a large tensor ever exists; per-name seeds, so every build of a name sees the same values."""
     out = {}
     for name, shape in module_shapes(spec.name, ckpt.config).items():
         keep = any(re.search(p, name) for p in spec.keep_float32)
         key = mx.random.key(SEED * 1_000_003 + zlib.crc32(name.encode()))
-        out[name] = mx.random.normal(shape, dtype=mx.float32 if keep else dtype, scale=0.02, key=key)
+        out[name] = _draw(name, tuple(shape), mx.float32 if keep else dtype, scheme, key)
     return transform(out) if transform is not None else out
 
 
 @contextlib.contextmanager
-def random_weights() -> Iterator[None]:
-    """Within this context every `builder.build` draws random weights instead of reading tensors."""
+def random_weights(scheme: str = "normal") -> Iterator[None]:
+    """Within this context every `builder.build` draws random weights (`scheme`, see SCHEMES) instead of
+    reading tensors."""
+    if scheme not in SCHEMES:
+        raise ValueError(f"unknown weight scheme {scheme!r}; valid: {', '.join(SCHEMES)}")
     original = builder._source_weights
-    builder._source_weights = random_source_weights
+    builder._source_weights = functools.partial(random_source_weights, scheme=scheme)
     try:
         yield
     finally:
