@@ -168,7 +168,10 @@ class Bench:
         stages = dict(self.clock.stages)
         stages["other"] = total - sum(stages.values())
         peak = torch.cuda.max_memory_allocated(self.device) / GB if self.device.type == "cuda" else None
-        return {"total_s": total, "stages_s": stages, "peak_gb": peak, "random_weights_s": self.clock.generated,
+        weights = self.registry.generated_bytes / GB
+        return {"total_s": total, "stages_s": stages, "peak_gb": peak, "resident_weights_gb": weights,
+                "peak_over_weights_gb": None if peak is None else peak - weights,
+                "random_weights_s": self.clock.generated,
                 "num_frames": num_frames, "frames_on_host": host_frames,
                 "audio_samples": int(audio.waveform.shape[-1]), "sampling_rate": audio.sampling_rate}
 
@@ -191,12 +194,15 @@ def summarize(model: str, compile_mode: str, size: tuple[int, int, int], first: 
         "model": model, "compile": compile_mode, "width": size[0], "height": size[1], "frames": size[2],
         "s_per_video": med, "videos_per_hour": 3600.0 / med,
         "stages_s": {n: statistics.median(r["stages_s"].get(n, 0.0) for r in runs) for n in names},
-        "peak_gb": max(peaks) if peaks else None, "first_call": first, "runs": runs,
+        "peak_gb": max(peaks) if peaks else None, "resident_weights_gb": runs[-1]["resident_weights_gb"],
+        "first_call": first, "runs": runs,
     }
 
 
 def print_table(records: list[dict]) -> None:
-    cols = ["model", "compile", "size", "videos/h", "s/video", *STAGE_COLUMNS, "first call s", "peak GB"]
+    if not records:
+        return
+    cols = ["model", "compile", "size", "videos/h", "s/video", *STAGE_COLUMNS, "first call s", "peak GB", "weights GB"]
     rows = []
     for r in records:
         st = dict(r["stages_s"])
@@ -204,7 +210,8 @@ def print_table(records: list[dict]) -> None:
         rows.append([r["model"], r["compile"], f"{r['width']}x{r['height']}x{r['frames']}",
                      f"{r['videos_per_hour']:.1f}", f"{r['s_per_video']:.2f}",
                      *(f"{st.get(c, 0.0):.2f}" for c in STAGE_COLUMNS),
-                     f"{r['first_call']['total_s']:.2f}", "-" if r["peak_gb"] is None else f"{r['peak_gb']:.1f}"])
+                     f"{r['first_call']['total_s']:.2f}", "-" if r["peak_gb"] is None else f"{r['peak_gb']:.1f}",
+                     f"{r['resident_weights_gb']:.1f}"])
     widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(cols)]
     print(" | ".join(c.ljust(w) for c, w in zip(cols, widths)))
     print("-|-".join("-" * w for w in widths))
@@ -321,7 +328,8 @@ def main() -> None:
                   "stages_s = medians per stage; first_call = the warm-up call at that size, after the sizes "
                   "before it (includes shell construction, and compilation with --compile; excludes the one-off "
                   "random weight generation, reported as random_weights_s); peak_gb = "
-                  "torch.cuda.max_memory_allocated per call, max",
+                  "torch.cuda.max_memory_allocated per call, max (resident weights included: resident_weights_gb; "
+                  "peak_over_weights_gb per call)",
         "pipelines": [], "records": [], "errors": [],
     }
 
@@ -345,8 +353,6 @@ def main() -> None:
                     bench = Bench(ns, files, device, compile_mode, args.alloc_trim)
                     print(f"{model} {compile_mode}: pipeline constructed in {bench.setup_s:.2f} s", flush=True)
                     run_pipeline(bench, model, compile_mode, sizes, args, tmp, save)
-                    save(pipeline={"model": model, "compile": compile_mode, "construct_s": bench.setup_s,
-                                   "resident": bench.registry.resident()})
                 except Exception as exc:  # noqa: BLE001  (recorded in the results and printed)
                     print(f"{model} {compile_mode} FAILED: {exc!r}", flush=True)
                     traceback.print_exc()
@@ -354,6 +360,8 @@ def main() -> None:
                                 "traceback": traceback.format_exc()})
                 finally:
                     if bench is not None:
+                        save(pipeline={"model": model, "compile": compile_mode, "construct_s": bench.setup_s,
+                                       "resident": bench.registry.resident()})
                         bench.close()
     save()
     print_table(payload["records"])
