@@ -52,15 +52,16 @@ class Activation:
 # (max length x Gemma width x (layers + 1)); diffusion = one latent token (video + audio) x transformer
 # width, per transformer row (guidance pass); upsample = one stage-1 video latent token; decode = one
 # output pixel (frames x height x width). Measured with bench/memory_e2e.py on an H200 (LTX-2.3 distilled,
-# 704x512x121, batch 1 and 2, bf16 / int8 / int4: bench/results/memory_e2e_b{1,2}_h200.json): text
-# holds ~11 GiB beyond Gemma's weights (its 49 hidden states and the embeddings processor) at any
-# batch; stage 2 adds ~1.0-1.2 GiB per item; the streamed decode needs ~4.3 GiB. Generations without
-# their own row use these values.
+# 704x512x121, batch 1 and 2: bench/results/memory_e2e_b{1,2}_h200.json for bf16,
+# memory_e2e_quant_h200.json for int8 / int4 with the quantized embeddings processor): text holds
+# 1.9 (int8) to 5.4 GiB (int4) beyond Gemma's and the processor's weights (hidden states, the build's
+# transients; 3.7 GiB keeps both within 12 %); stage 2 adds ~0.9-1.2 GiB per item; the streamed decode
+# needs ~4.3 GiB. Generations without their own row use these values.
 ACTIVATIONS: dict[str, dict[str, Activation]] = {
     "2.3": {
-        "text": Activation(11.0 * GIB, 0),
+        "text": Activation(3.7 * GIB, 0),
         "diffusion": Activation(1.0 * GIB, 54),
-        "upsample": Activation(0.06 * GIB, 82000),
+        "upsample": Activation(0, 82000),
         "decode": Activation(4.3 * GIB, 3.2),
     },
 }
