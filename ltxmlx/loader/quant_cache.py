@@ -136,6 +136,14 @@ def entry_file(component: str, source: str | Path | Checkpoint, dtype: mx.Dtype,
     return None if cache is None else cache.entry(component, source, quant_mode(quantization), dtype).path
 
 
+def entry_files(sources: dict[str, str | Path | Checkpoint], dtype: mx.Dtype, quantization: str,
+                root: str | Path | None) -> dict[str, Path]:
+    """{component: the file its quantized build from its source reads or writes} (empty: not cached)."""
+    if cache_for(quantization, root) is None:
+        return {}
+    return {c: entry_file(c, source, dtype, quantization, root) for c, source in sources.items()}
+
+
 def _read_json(path: Path) -> dict:
     try:
         data = json.loads(path.read_text())

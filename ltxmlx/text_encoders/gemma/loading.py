@@ -18,7 +18,7 @@ import mlx.core as mx
 from ltxmlx.errors import CheckpointError
 from ltxmlx.loader.builder import build
 from ltxmlx.loader.checkpoint import Checkpoint, open_checkpoint
-from ltxmlx.loader.quant_cache import cache_for, content_fingerprint, entry_file, source_files
+from ltxmlx.loader.quant_cache import cache_for, content_fingerprint, entry_files, source_files
 from ltxmlx.loader.quantize import quant_mode
 from ltxmlx.text_encoders.gemma.config import Gemma3TextConfig
 from ltxmlx.text_encoders.gemma.embeddings_processor import (
@@ -131,8 +131,7 @@ def quantized_gemma_files(folder: str | Path, ltx_file: str | Path, dtype: mx.Dt
         return {}
     ckpt = open_gemma_checkpoint(folder)
     processor = with_text_encoder_config(ltx_file, Gemma3TextConfig.from_config(ckpt.config))
-    return {c: entry_file(c, src, dtype, quantization, quant_cache_dir)
-            for c, src in (("gemma3", ckpt), ("embeddings_processor", processor))}
+    return entry_files({"gemma3": ckpt, "embeddings_processor": processor}, dtype, quantization, quant_cache_dir)
 
 
 def load_gemma_text_encoder(

@@ -18,7 +18,7 @@ import mlx.core as mx
 from ltxmlx.errors import CheckpointError
 from ltxmlx.loader.builder import build
 from ltxmlx.loader.checkpoint import Checkpoint, open_checkpoint
-from ltxmlx.loader.quant_cache import cache_for, entry_file
+from ltxmlx.loader.quant_cache import cache_for, entry_files
 from ltxmlx.text_encoders.compat import check_gemma_version
 from ltxmlx.text_encoders.gemma.embeddings_processor import (
     TEXT_ENCODER_SECTION,
@@ -140,8 +140,8 @@ def quantized_gemma4_files(text_encoder: str | Path, transformer: str | Path, dt
     if cache_for(quantization, quant_cache_dir) is None:
         return {}
     te = open_gemma4_checkpoint(text_encoder)
-    return {c: entry_file(c, src, dtype, quantization, quant_cache_dir)
-            for c, src in (("gemma4", te), ("embeddings_processor", embeddings_processor_checkpoint(te, transformer)))}
+    view = embeddings_processor_checkpoint(te, transformer)
+    return entry_files({"gemma4": te, "embeddings_processor": view}, dtype, quantization, quant_cache_dir)
 
 
 def load_gemma4_prompt_encoder(
