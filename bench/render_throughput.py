@@ -83,7 +83,7 @@ def build_models(cfg: PipelineConfig) -> dict[str, float]:
         t0 = time.perf_counter()
         with stage:
             if isinstance(stage, TextStage):  # Gemma and the processor load on the first cache miss
-                stage._encoder.gemma, stage._encoder.processor
+                stage.load_models()
         seconds[stage.name] = round(time.perf_counter() - t0, 3)
     return seconds
 

@@ -63,6 +63,13 @@ class TextStage:
         )
         return self
 
+    def load_models(self) -> None:
+        """Build the text encoder and the embeddings processor now (they otherwise load on the first
+        prompt-cache miss), e.g. to keep them resident before the first job."""
+        if self._encoder is None:
+            raise RuntimeError(f"stage {self.name!r} must be entered (with-block) before load_models")
+        self._encoder.load()
+
     def __exit__(self, *exc) -> None:
         if self._encoder is not None:
             self._encoder.close()

@@ -69,6 +69,10 @@ class PromptEncoder:
             self._processor = self._load_processor()
         return self._processor
 
+    def load(self) -> None:
+        """Build Gemma and the processor now instead of on the first cache miss (to warm a worker)."""
+        _ = self.gemma, self.processor
+
     def encode_batch(self, prompts: list[str]) -> TextEmbeddings:
         """One fused Gemma + processor forward (graph only): video (B, T, Dv), audio (B, T, Da), mask."""
         states, mask = self.gemma(prompts)
