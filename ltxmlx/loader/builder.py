@@ -19,7 +19,7 @@ from ltxmlx.errors import CheckpointError, MissingKeysError
 from ltxmlx.loader import fp8, quantize, resident
 from ltxmlx.loader.checkpoint import Checkpoint, open_checkpoint
 from ltxmlx.loader.key_ops import KeyOps
-from ltxmlx.loader.quant_cache import QuantCache
+from ltxmlx.loader.quant_cache import QuantCache, cache_for
 from ltxmlx.loader.specs import ComponentSpec, get_spec
 
 log = logging.getLogger(__name__)
@@ -110,6 +110,13 @@ def build(
             return pool.get(key, lambda: _build_any(spec, ckpt, dtype, transform, quantization, quant_cache,
                                                     transform_identity))
     return _build_any(spec, path, dtype, transform, quantization, quant_cache, transform_identity)
+
+
+def build_cached(component: str, path: str | Path | Checkpoint, dtype: mx.Dtype, quantization: str,
+                 quant_cache_dir: str | Path | None) -> nn.Module:
+    """`build` with the quantized-weights cache under `quant_cache_dir` (when `quantization` is an MLX mode)."""
+    return build(component, path, dtype=dtype, quantization=quantization,
+                 quant_cache=cache_for(quantization, quant_cache_dir))
 
 
 def _build_any(spec: ComponentSpec, path, dtype: mx.Dtype, transform, quantization: str,

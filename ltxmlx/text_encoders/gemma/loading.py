@@ -16,7 +16,7 @@ from pathlib import Path
 import mlx.core as mx
 
 from ltxmlx.errors import CheckpointError
-from ltxmlx.loader.builder import build
+from ltxmlx.loader.builder import build, build_cached
 from ltxmlx.loader.checkpoint import Checkpoint, open_checkpoint
 from ltxmlx.loader.quant_cache import cache_for, content_fingerprint, entry_files, source_files
 from ltxmlx.loader.quantize import quant_mode
@@ -113,16 +113,6 @@ def _gemma_identity(ckpt: Checkpoint, tok: GemmaTokenizer, dtype: mx.Dtype, quan
     return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()
 
 
-def _build_gemma(ckpt: Checkpoint, dtype: mx.Dtype, quantization: str, quant_cache_dir: str | Path | None):
-    return build("gemma3", ckpt, dtype=dtype, quantization=quantization,
-                 quant_cache=cache_for(quantization, quant_cache_dir))
-
-
-def _build_processor(ltx: Checkpoint, dtype: mx.Dtype, quantization: str, quant_cache_dir: str | Path | None):
-    return build("embeddings_processor", ltx, dtype=dtype, quantization=quantization,
-                 quant_cache=cache_for(quantization, quant_cache_dir))
-
-
 def quantized_gemma_files(folder: str | Path, ltx_file: str | Path, dtype: mx.Dtype, quantization: str,
                           quant_cache_dir: str | Path | None) -> dict[str, Path]:
     """{component: quantized-cache file} that the Gemma and embeddings-processor builds read or write
@@ -149,7 +139,7 @@ def load_gemma_text_encoder(
     """
     ckpt = open_gemma_checkpoint(folder)
     tok = load_tokenizer(tokenizer if tokenizer is not None else Path(folder), max_length)
-    return GemmaTextEncoder(_build_gemma(ckpt, dtype, quantization, quant_cache_dir), tok,
+    return GemmaTextEncoder(build_cached("gemma3", ckpt, dtype, quantization, quant_cache_dir), tok,
                             _gemma_identity(ckpt, tok, dtype, quantization))
 
 
@@ -190,9 +180,9 @@ def load_prompt_encoder(
     gemma_id = _gemma_identity(ckpt, tok, dtype, quantization)
     identity = hashlib.sha256(f"{gemma_id}:{_processor_identity(ltx, dtype)}:{trim_padding}".encode()).hexdigest()
     return PromptEncoder(
-        load_gemma=lambda: GemmaTextEncoder(_build_gemma(ckpt, dtype, quantization, quant_cache_dir), tok,
+        load_gemma=lambda: GemmaTextEncoder(build_cached("gemma3", ckpt, dtype, quantization, quant_cache_dir), tok,
                                             gemma_id, trim_padding),
-        load_processor=lambda: _build_processor(ltx, dtype, quantization, quant_cache_dir),
+        load_processor=lambda: build_cached("embeddings_processor", ltx, dtype, quantization, quant_cache_dir),
         identity=identity,
         cache=PromptCache(cache_dir, identity) if cache_dir is not None else None,
         batch_size=batch_size,

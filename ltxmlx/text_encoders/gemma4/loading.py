@@ -16,7 +16,7 @@ from pathlib import Path
 import mlx.core as mx
 
 from ltxmlx.errors import CheckpointError
-from ltxmlx.loader.builder import build
+from ltxmlx.loader.builder import build, build_cached
 from ltxmlx.loader.checkpoint import Checkpoint, open_checkpoint
 from ltxmlx.loader.quant_cache import cache_for, entry_files
 from ltxmlx.text_encoders.compat import check_gemma_version
@@ -123,16 +123,6 @@ def load_gemma4_embeddings_processor(
     return build("embeddings_processor", embeddings_processor_checkpoint(te, tr), dtype=dtype)
 
 
-def _build_gemma4(te: Checkpoint, dtype: mx.Dtype, quantization: str, quant_cache_dir: str | Path | None):
-    return build("gemma4", te, dtype=dtype, quantization=quantization,
-                 quant_cache=cache_for(quantization, quant_cache_dir))
-
-
-def _build_processor(view: Checkpoint, dtype: mx.Dtype, quantization: str, quant_cache_dir: str | Path | None):
-    return build("embeddings_processor", view, dtype=dtype, quantization=quantization,
-                 quant_cache=cache_for(quantization, quant_cache_dir))
-
-
 def quantized_gemma4_files(text_encoder: str | Path, transformer: str | Path, dtype: mx.Dtype, quantization: str,
                            quant_cache_dir: str | Path | None) -> dict[str, Path]:
     """{component: quantized-cache file} that the Gemma 4 and embeddings-processor builds read or write
@@ -167,9 +157,9 @@ def load_gemma4_prompt_encoder(
     processor_id = _identity(fingerprint(view), connectors, view.config[TEXT_ENCODER_SECTION], str(dtype))
     identity = _identity("gemma4", gemma_id, processor_id, trim_padding)
     return PromptEncoder(
-        load_gemma=lambda: GemmaTextEncoder(_build_gemma4(te, dtype, quantization, quant_cache_dir), tok,
+        load_gemma=lambda: GemmaTextEncoder(build_cached("gemma4", te, dtype, quantization, quant_cache_dir), tok,
                                             gemma_id, trim_padding),
-        load_processor=lambda: _build_processor(view, dtype, quantization, quant_cache_dir),
+        load_processor=lambda: build_cached("embeddings_processor", view, dtype, quantization, quant_cache_dir),
         identity=identity,
         cache=PromptCache(cache_dir, identity) if cache_dir is not None else None,
         batch_size=batch_size,
