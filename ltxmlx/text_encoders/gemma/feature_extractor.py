@@ -101,14 +101,16 @@ class FeatureExtractorV2(nn.Module):
         """states: L arrays (B, T, D); mask: (B, T) -> video (B, T, Dv), audio (B, T, Da)."""
         _check(states, mask, self.hidden, self.num_states)
         valid = (mask != 0)[:, :, None]
+        # Per token and layer, shared by both projections: (B, T, 1) each.
+        inv_rms = [mx.rsqrt(mx.mean(mx.square(h.astype(mx.float32)), axis=-1, keepdims=True) + _EPS) for h in states]
         out = []
-        for linear, width in ((self.video_aggregate_embed, self.video_dim), (self.audio_aggregate_embed, self.audio_dim)):
+        projections = ((self.video_aggregate_embed, self.video_dim), (self.audio_aggregate_embed, self.audio_dim))
+        for linear, width in projections:
             scale = math.sqrt(width / self.hidden)
 
             def normed(i: int, tokens: slice, scale: float = scale) -> mx.array:
                 h = states[i][:, tokens].astype(mx.float32)
-                rms = mx.rsqrt(mx.mean(h * h, axis=-1, keepdims=True) + _EPS)
-                return mx.where(valid[:, tokens], h * rms, 0.0) * scale
+                return mx.where(valid[:, tokens], h * inv_rms[i][:, tokens], 0.0) * scale
 
             out.append(_flat_linear(self.num_states, states[0].shape, normed, linear))
         return out[0], out[1]
