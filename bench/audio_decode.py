@@ -8,11 +8,15 @@ vocoder, float32 22B vocoder. Cases per generation: decoder alone, vocoder alone
 
     python bench/audio_decode.py              # on the GPU machine
     python bench/audio_decode.py --small      # CPU smoke run with narrow vocoders, a short clip, float32
+
+`--snake auto,composed` adds the 22B rows with the anti-aliased SnakeBeta built from MLX ops instead of
+the fused CUDA kernel (`ltxmlx/model/audio_vae/snake_kernel.py`), for an A/B in one process.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import sys
@@ -28,6 +32,7 @@ import mlx.core as mx  # noqa: E402
 from mlx.utils import tree_flatten, tree_unflatten  # noqa: E402
 
 from ltxmlx.model.audio_vae import AudioDecoder, AudioVAEConfig, VocoderConfig, build_vocoder, decode_audio  # noqa: E402
+from ltxmlx.model.audio_vae import snake_kernel  # noqa: E402
 
 MANIFESTS = {"19b": "manifest_ltx2_19b.json", "22b": "manifest_ltx23_22b.json"}
 GB = 1024**3
@@ -50,6 +55,20 @@ def randomize(module, dtype: mx.Dtype, seed: int) -> None:
     new = [(name, (mx.random.normal(p.shape, key=k) * 0.02).astype(dtype)) for (name, p), k in zip(params, keys)]
     module.update(tree_unflatten(new))
     mx.eval(module.parameters())
+
+
+@contextlib.contextmanager
+def snake_path(variant: str):
+    """'auto': the fused kernel where it runs; 'composed': the MLX-op activation everywhere."""
+    if variant not in ("auto", "composed"):
+        raise SystemExit(f"--snake: unknown variant {variant!r} (auto, composed)")
+    saved = snake_kernel.available
+    if variant == "composed":
+        snake_kernel.available = lambda x: False
+    try:
+        yield
+    finally:
+        snake_kernel.available = saved
 
 
 def time_case(fn, warmups: int, runs: int) -> dict:
@@ -82,6 +101,7 @@ def main() -> None:
     parser.add_argument("--gens", default="19b,22b")
     parser.add_argument("--warmups", type=int, default=2)
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--snake", default="auto", help="comma list of auto, composed (see above)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     if args.runs < 5 and not args.small:
@@ -108,17 +128,22 @@ def main() -> None:
             "decode_audio": lambda d=decoder, v=vocoder: decode_audio(latent, d, v)[0],
         }
         samples = decode_audio(latent, decoder, vocoder)[0].shape[-1]
-        for name, fn in cases.items():
+        amp = vocoder_config.bwe is not None or vocoder_config.generator.amp
+        runs = [(v, n, f) for v in (args.snake.split(",") if amp else ["auto"]) for n, f in cases.items()
+                if n != "decoder" or v == args.snake.split(",")[0]]
+        for variant, name, fn in runs:
             row = {
                 "gen": gen,
                 "case": name,
+                "snake": ("fused" if mx.cuda.is_available() else "composed") if variant == "auto" else variant,
                 "latent": list(latent.shape),
                 "mel": list(mel.shape),
                 "samples": samples,
                 "sample_rate": vocoder.output_sampling_rate,
                 "vocoder_dtype": str(tree_flatten(vocoder.parameters())[0][1].dtype),
             }
-            row.update(time_case(fn, args.warmups, args.runs))
+            with snake_path(variant):
+                row.update(time_case(fn, args.warmups, args.runs))
             results.append(row)
             print(json.dumps(row), flush=True)
         del decoder, vocoder

@@ -19,7 +19,7 @@ import mlx.core as mx  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # MLX settings that change speed or memory; recorded with every result (see ltxmlx/backend.py).
-MLX_ENV = ("MLX_MAX_OPS_PER_BUFFER", "MLX_CUDA_CONV_CACHE_SIZE", "MLX_ENABLE_TF32")
+MLX_ENV = ("MLX_MAX_OPS_PER_BUFFER", "MLX_CUDA_CONV_CACHE_SIZE", "MLX_ENABLE_TF32", "MLX_PTX_CACHE_DIR")
 
 
 def device_name() -> str:

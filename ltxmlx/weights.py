@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ltxmlx import backend
 from ltxmlx.errors import LtxmlxError
 from ltxmlx.logs import route_library_logs
 
@@ -143,8 +144,7 @@ CONTENT_SUFFIXES = (".safetensors", ".json", ".model")  # what a weight folder's
 
 def default_hash_cache() -> Path:
     """Where file hashes persist between runs: `$LTXMLX_CACHE_DIR` (else ~/.cache/ltxmlx)/weight_hashes.json."""
-    root = os.environ.get("LTXMLX_CACHE_DIR") or Path.home() / ".cache" / "ltxmlx"
-    return Path(root).expanduser() / "weight_hashes.json"
+    return backend.cache_root() / "weight_hashes.json"
 
 
 def sha256_file(path: Path, hash_cache: Path | None = None) -> str:

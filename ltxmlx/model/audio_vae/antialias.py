@@ -13,7 +13,9 @@ import mlx.core as mx
 import mlx.nn as nn
 import numpy as np
 
-FILTER_TAPS = 12
+from ltxmlx.model.audio_vae import snake_kernel
+
+FILTER_TAPS = snake_kernel.TAPS
 SNAKE_EPS = 1e-9
 
 
@@ -98,6 +100,13 @@ class Activation1d(nn.Module):
         self.downsample = DownSample1d()
 
     def __call__(self, x: mx.array) -> mx.array:
+        if snake_kernel.available(x):  # one fused pass on CUDA, same math
+            return snake_kernel.anti_aliased_snake(
+                x, self.upsample.filter, self.downsample.lowpass.filter, self.act.alpha, self.act.beta)
+        return self.composed(x)
+
+    def composed(self, x: mx.array) -> mx.array:
+        """The activation from MLX ops (every backend; the reference of the fused kernel)."""
         return self.downsample(self.act(self.upsample(x)))
 
 
