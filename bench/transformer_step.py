@@ -29,7 +29,8 @@ from bench.common import write_results  # noqa: E402  (sets the MLX environment 
 import mlx.core as mx  # noqa: E402
 from mlx.utils import tree_flatten, tree_unflatten  # noqa: E402
 
-from ltxmlx.model.transformer import LTXModel, Modality, TransformerConfig
+from bench.transformer_ablations import NAMES as ABLATION_NAMES, ablated  # noqa: E402
+from ltxmlx.model.transformer import LTXModel, Modality, TransformerConfig  # noqa: E402
 
 MANIFESTS = {"ltx2": ROOT / "tests" / "fixtures" / "manifest_ltx2_19b.json",
              "ltx25": ROOT / "tests" / "fixtures" / "manifest_ltx25_transformer.json"}
@@ -134,6 +135,45 @@ def chained_steps(model, video, audio, n: int, pipelined: bool) -> float:
     return (time.perf_counter() - start) * 1e3 / n
 
 
+def time_forwards(model, video, audio, args, case, mode, variant, weights_gib, cfg, tv, ta, s, batch) -> dict:
+    """Warm-ups, then timed forwards ending in `mx.eval`; the row of one (case, timesteps, ablation)."""
+    mx.reset_peak_memory()
+    times, builds = [], []
+    for i in range(args.warmup + args.runs):
+        start = time.perf_counter()
+        out = model(video, audio)
+        built = time.perf_counter()
+        mx.eval(out)
+        del out
+        if i >= args.warmup:
+            times.append((time.perf_counter() - start) * 1e3)
+            builds.append((built - start) * 1e3)
+    chain = {}
+    if args.chain:
+        for pipelined in (False, True):
+            chained_steps(model, video, audio, 2, pipelined)  # warm-up
+            chain["pipelined" if pipelined else "blocking"] = round(
+                chained_steps(model, video, audio, args.chain, pipelined), 2)
+    median = statistics.median(times)
+    flop = forward_flops(cfg, tv, ta, s, batch)
+    peak = mx.get_peak_memory() / 2**30
+    r = {
+        "case": case, "timesteps": mode, "ablation": variant, "batch": batch, "video_tokens": tv,
+        "audio_tokens": ta, "text_tokens": s, "median_ms": round(median, 2), "times_ms": [round(t, 2) for t in times],
+        "graph_build_ms": round(statistics.median(builds), 2),
+        "peak_gib": round(peak, 3), "peak_over_weights_gib": round(peak - weights_gib, 3), "flop": flop,
+        "tflops_per_s": float(f"{flop / 1e12 / (median / 1e3):.4g}"),
+        **({"chain_steps": args.chain, "chain_ms_per_step": chain} if chain else {}),
+    }
+    print(f"{case:6} {mode:9} {variant:14} B={batch} Tv={tv:6} {r['median_ms']:9.1f} ms (build {r['graph_build_ms']:5.1f})  "
+          f"{flop / 1e12:8.4g} TFLOP {r['tflops_per_s']:6.4g} TFLOP/s  peak {peak:.2f} GiB "
+          f"(+{r['peak_over_weights_gib']:.2f})", flush=True)
+    if chain:
+        print(f"{'':6} {mode:9} chained x{args.chain}: {chain['blocking']:.1f} ms/step blocking, "
+              f"{chain['pipelined']:.1f} ms/step pipelined", flush=True)
+    return r
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", choices=sorted(MANIFESTS), default="ltx2", help="whose full-size config")
@@ -149,6 +189,8 @@ def main() -> None:
     ap.add_argument("--compiled", action="store_true", help="LTXModel.compiled = True (one mx.compile'd forward)")
     ap.add_argument("--chain", type=int, default=0,
                     help="also time N chained forwards (a denoise loop), blocking vs pipelined evaluation")
+    ap.add_argument("--ablate", default="full",
+                    help=f"comma list of {', '.join(ABLATION_NAMES)}: passes removed (bench/transformer_ablations.py)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
 
@@ -186,41 +228,9 @@ def main() -> None:
             if mode not in ("per_token", "per_item"):
                 raise SystemExit(f"bad timesteps mode {mode!r}")
             video, audio = make_inputs(cfg, grid, ta, s, batch, mx.random.key(1), per_item=mode == "per_item")
-            mx.reset_peak_memory()
-            times, builds = [], []
-            for i in range(args.warmup + args.runs):
-                start = time.perf_counter()
-                out = model(video, audio)
-                built = time.perf_counter()
-                mx.eval(out)
-                del out
-                if i >= args.warmup:
-                    times.append((time.perf_counter() - start) * 1e3)
-                    builds.append((built - start) * 1e3)
-            chain = {}
-            if args.chain:
-                for pipelined in (False, True):
-                    chained_steps(model, video, audio, 2, pipelined)  # warm-up
-                    chain["pipelined" if pipelined else "blocking"] = round(
-                        chained_steps(model, video, audio, args.chain, pipelined), 2)
-            median = statistics.median(times)
-            flop = forward_flops(cfg, tv, ta, s, batch)
-            peak = mx.get_peak_memory() / 2**30
-            rows.append({
-                "case": case, "timesteps": mode, "batch": batch, "video_tokens": tv, "audio_tokens": ta,
-                "text_tokens": s, "median_ms": round(median, 2), "times_ms": [round(t, 2) for t in times],
-                "graph_build_ms": round(statistics.median(builds), 2),
-                "peak_gib": round(peak, 3), "peak_over_weights_gib": round(peak - weights_gib, 3), "flop": flop,
-                "tflops_per_s": float(f"{flop / 1e12 / (median / 1e3):.4g}"),
-                **({"chain_steps": args.chain, "chain_ms_per_step": chain} if chain else {}),
-            })
-            r = rows[-1]
-            print(f"{case:6} {mode:9} B={batch} Tv={tv:6} {r['median_ms']:9.1f} ms (build {r['graph_build_ms']:5.1f})  "
-                  f"{flop / 1e12:8.4g} TFLOP {r['tflops_per_s']:6.4g} TFLOP/s  peak {peak:.2f} GiB "
-                  f"(+{r['peak_over_weights_gib']:.2f})", flush=True)
-            if chain:
-                print(f"{'':6} {mode:9} chained x{args.chain}: {chain['blocking']:.1f} ms/step blocking, "
-                      f"{chain['pipelined']:.1f} ms/step pipelined", flush=True)
+            for variant in [a.strip() for a in args.ablate.split(",") if a.strip()]:
+                with ablated(variant):
+                    rows.append(time_forwards(model, video, audio, args, case, mode, variant, weights_gib, cfg, tv, ta, s, batch))
             del video, audio
 
     write_results("transformer_step" if args.model == "ltx2" else f"transformer_step_{args.model}", {
