@@ -4,8 +4,8 @@ side of `transformer_step.py`, eager and with the official `compile_transformer`
 The same cases as `transformer_step.py` (s1 = 512x768x121: 6144 video tokens, s2 = 1024x1536x121: 24576;
 126 audio tokens; a (B, 1024, 3840) text context per stream; batch B), per-token timesteps (B, T) as the
 official pipelines pass them, no perturbations. The model is built by the official configurator from
-the 19B key manifest's metadata (tests/fixtures) directly in bf16 on the GPU and every parameter is
-refilled with seeded N(0, 0.02) values. Warm-ups, then timed forwards bracketed by
+the 19B key manifest's metadata (tests/fixtures) on the meta device, given bf16 storage on the GPU, and
+every parameter and floating buffer is filled with seeded N(0, 0.02) values. Warm-ups, then timed forwards bracketed by
 `torch.cuda.synchronize()`; medians, peak memory per case (`max_memory_allocated`, weights included).
 A benchmark harness for the official code only: nothing in the project imports this file.
 
@@ -31,14 +31,14 @@ SHAPES = {"s1": ((16, 16, 24), 126, 1024), "s2": ((16, 32, 48), 126, 1024)}
 def build(torch, configurator, seed: int):
     meta = json.loads(MANIFEST.read_text())["metadata"]
     config = meta["config"] if isinstance(meta["config"], dict) else json.loads(meta["config"])
-    torch.set_default_dtype(torch.bfloat16)
-    with torch.device("cuda"):
+    # Built on the meta device (as the official builder does), then given bf16 storage on the GPU.
+    with torch.device("meta"):
         model = configurator.from_metadata({"config": config})
-    torch.set_default_dtype(torch.float32)
+    model = model.to(torch.bfloat16).to_empty(device="cuda")
     generator = torch.Generator(device="cuda").manual_seed(seed)
     with torch.no_grad():
-        for p in model.parameters():
-            p.copy_(torch.randn(p.shape, generator=generator, device="cuda", dtype=torch.bfloat16) * 0.02)
+        for t in [*model.parameters(), *(b for b in model.buffers() if b.is_floating_point())]:
+            t.copy_(torch.randn(t.shape, generator=generator, device="cuda", dtype=torch.bfloat16) * 0.02)
     return model.eval()
 
 
